@@ -1,0 +1,196 @@
+"""The base every API view and serializer builds on.
+
+`TenantAPIView` is the one place a request's tenant comes from: views read `self.tenant`
+and hand it to selectors and services, which filter with `Model.objects.for_tenant(...)`.
+An object of another tenant is therefore simply not found (404).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from accounts.api.auth import Principal, assert_widget_may_see_agent
+from accounts.api.pagination import CursorPagination
+from accounts.models import Agent, Team, Tenant
+
+OFFSET_REQUIRED = (
+    "Give the time with its UTC offset, e.g. 2026-11-20T09:15:00+08:00 or 2026-11-20T01:15:00Z."
+)
+
+
+class TenantAPIView(APIView):
+    """An API view acting for the authenticated caller's tenant."""
+
+    # Set `widget_access = True` on read views an agent's widget token may call.
+    widget_access = False
+
+    @property
+    def principal(self) -> Principal:
+        principal = self.request.user
+        assert isinstance(principal, Principal)  # guaranteed by HasScope
+        return principal
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.principal.tenant
+
+    def get_agent(self, external_id: str) -> Agent:
+        """The tenant's agent with this external id (404 otherwise), visible to the caller."""
+        queryset = Agent.objects.for_tenant(self.tenant).select_related("team")
+        agent = queryset.filter(external_id=external_id).first()
+        if agent is None:
+            raise NotFound(f"No agent with external id {external_id!r}.")
+        assert_widget_may_see_agent(self.principal, agent.pk)
+        return agent
+
+    def get_team(self, external_id: str) -> Team:
+        team = Team.objects.for_tenant(self.tenant).filter(external_id=external_id).first()
+        if team is None:
+            raise NotFound(f"No team with external id {external_id!r}.")
+        return team
+
+    def paginate(
+        self,
+        queryset: QuerySet[Any],
+        serializer_class: type[serializers.BaseSerializer[Any]],
+        *,
+        ordering: str | tuple[str, ...] = "-id",
+        context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        paginator = CursorPagination()
+        paginator.ordering = ordering  # type: ignore[assignment]
+        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        data = serializer_class(page, many=True, context=dict(context or {})).data
+        return paginator.get_paginated_response(data)
+
+
+def request_data(request: Request) -> Mapping[str, Any]:
+    """The JSON body, which must be an object."""
+    data = request.data
+    if not isinstance(data, Mapping):
+        raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+    return data
+
+
+class StrictSerializer(serializers.Serializer[Any]):
+    """A serializer that names unknown fields instead of silently ignoring them."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Expected a JSON object."]}, code="invalid"
+            )
+        writable = {name for name, field in self.fields.items() if not field.read_only}
+        unknown = sorted(set(data) - writable)
+        errors: dict[str, Any] = {}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            errors.update(exc.detail if isinstance(exc.detail, dict) else {})
+            if not isinstance(exc.detail, dict):
+                raise
+        for name in unknown:
+            errors[name] = ["Unknown field."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 time that must carry an offset: a local time without one is ambiguous."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if isinstance(value, str):
+            parsed = parse_datetime(value.strip())
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+        return super().to_internal_value(value)
+
+    default_error_messages = {
+        **serializers.DateTimeField.default_error_messages,
+        "naive": OFFSET_REQUIRED,
+    }
+
+
+def parse_aware_datetime(value: str, field: str) -> datetime:
+    """Parse a query parameter time; a 400 naming `field` when invalid or without offset."""
+    from accounts.api.problems import ValidationProblem
+
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValidationProblem({field: "Not an ISO 8601 time."})
+    if parsed.tzinfo is None:
+        raise ValidationProblem({field: OFFSET_REQUIRED})
+    return parsed
+
+
+class StrictCharField(serializers.CharField):
+    """A string that must be a JSON string: 123 is not silently turned into "123"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false, not "yes", 1 or "on"."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer: not "5", not 5.5, not true."""
+
+    default_error_messages = {
+        **serializers.IntegerField.default_error_messages,
+        "invalid": "Must be a whole number.",
+    }
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        if isinstance(data, float) and not data.is_integer():
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
+class ProblemSerializer(serializers.Serializer[Any]):
+    """RFC 9457 problem details (documentation only)."""
+
+    type = serializers.CharField(help_text="A URI reference naming the kind of problem")
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages per offending field",
+    )
+
+
+def problems(*codes: int) -> dict[int, Any]:
+    """OpenAPI responses for the error statuses an operation can answer."""
+    from drf_spectacular.utils import OpenApiResponse
+
+    common = (401, 403, 429)
+    return {
+        code: OpenApiResponse(ProblemSerializer, description=f"problem+json ({code})")
+        for code in sorted(set(codes) | set(common))
+    }

@@ -1,0 +1,69 @@
+"""Cursor pagination: `?limit=&cursor=` → `{"results": [...], "next": url | null}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import pagination
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.problems import ValidationProblem
+
+
+def parse_limit(request: Request, default: int | None = None, maximum: int | None = None) -> int:
+    """`?limit=` as a positive integer no larger than the maximum, or a 400 naming `limit`."""
+    maximum = maximum or settings.API_MAX_PAGE_SIZE
+    raw = request.query_params.get("limit") or ""
+    if not raw:
+        return default or settings.API_PAGE_SIZE
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ValidationProblem({"limit": f"Must be an integer from 1 to {maximum}."})
+    return int(raw)
+
+
+class CursorPagination(pagination.CursorPagination):
+    page_size_query_param = "limit"
+    ordering = "-id"
+
+    def get_page_size(self, request: Request) -> int:
+        return parse_limit(request)
+
+    def decode_cursor(self, request: Request) -> Any:
+        try:
+            return super().decode_cursor(request)
+        except NotFound as exc:
+            raise ValidationProblem({"cursor": "Invalid or expired cursor."}) from exc
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response({"results": data, "next": self.get_next_link()})
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": ["results", "next"],
+            "properties": {
+                "results": schema,
+                "next": {"type": "string", "format": "uri", "nullable": True},
+            },
+        }
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": "Opaque cursor from the previous page's `next`.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "description": f"Page size, 1 to {settings.API_MAX_PAGE_SIZE}.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": settings.API_MAX_PAGE_SIZE},
+            },
+        ]

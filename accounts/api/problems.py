@@ -1,0 +1,251 @@
+"""RFC 9457 problem details for every error under /api/.
+
+Three places produce errors, and all three answer `application/problem+json`:
+* DRF views raise `APIException`s (and domain errors mapped to them): `exception_handler`;
+* anything that escapes a view (a bug) or never reaches one (an unknown URL, a body over the
+  size limit): `ProblemDetailsMiddleware`;
+* domain code raises `Problem` subclasses, which carry their own type, status and title.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+log = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_BASE = "/problems/"
+
+TITLES = {
+    400: "Invalid request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+SLUGS = {
+    400: "validation-error",
+    401: "not-authenticated",
+    403: "permission-denied",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    413: "request-too-large",
+    415: "unsupported-media-type",
+    429: "rate-limited",
+    500: "server-error",
+    503: "unavailable",
+}
+
+
+class Problem(exceptions.APIException):
+    """A domain error with its own problem type: `raise InsufficientFunds(detail=...)`."""
+
+    status_code: int = status.HTTP_409_CONFLICT
+    slug = "conflict"
+    title = "Conflict"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Mapping[str, list[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.errors = dict(errors or {})
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+class ValidationProblem(Problem):
+    """400 naming the offending fields, raised by code that validates outside a serializer."""
+
+    status_code = 400
+    slug = "validation-error"
+    title = "Invalid request"
+
+    def __init__(self, errors: Mapping[str, list[str] | str], detail: str | None = None) -> None:
+        normalized = {k: [v] if isinstance(v, str) else list(v) for k, v in errors.items()}
+        first = next(iter(normalized.items()), None)
+        super().__init__(
+            detail or (f"{first[0]}: {first[1][0]}" if first else self.title), errors=normalized
+        )
+
+
+def problem_body(
+    status_code: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    errors: Mapping[str, list[str]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (slug or SLUGS.get(status_code, "error")),
+        "title": title or TITLES.get(status_code, "Error"),
+        "status": status_code,
+        "detail": detail,
+        "errors": dict(errors or {}),
+    }
+    if extra:
+        body.update(extra)
+    return body
+
+
+def problem_response(status_code: int, detail: str, **kwargs: Any) -> HttpResponse:
+    """A plain Django response, for places outside DRF (middleware, URL handlers)."""
+    headers = kwargs.pop("headers", None) or {}
+    response = HttpResponse(
+        json.dumps(problem_body(status_code, detail, **kwargs)),
+        status=status_code,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error structure as {"field.sub.0": [messages]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, Mapping):
+        for key, value in detail.items():
+            name = "non_field_errors" if key == "non_field_errors" and not prefix else str(key)
+            out.update(flatten_errors(value, f"{prefix}.{name}" if prefix else name))
+    elif isinstance(detail, list):
+        if all(not isinstance(item, Mapping | list) for item in detail):
+            out[prefix or "non_field_errors"] = [str(item) for item in detail]
+        else:
+            for index, item in enumerate(detail):
+                if item:
+                    out.update(flatten_errors(item, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        out[prefix or "non_field_errors"] = [str(detail)]
+    return out
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: every API exception as problem+json."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a bug: the middleware logs it and answers 500
+
+    headers: dict[str, str] = {}
+    errors: dict[str, list[str]] = {}
+    extra: dict[str, Any] = {}
+    slug = title = None
+    detail: str
+    if isinstance(exc, Problem):
+        detail = str(exc.detail)
+        errors, headers, extra = exc.errors, exc.headers, exc.extra
+        slug, title = exc.slug, exc.title
+    elif isinstance(exc, exceptions.ValidationError):
+        errors = flatten_errors(exc.detail)
+        first_field, messages = next(iter(errors.items()), ("", ["Invalid input."]))
+        detail = f"{first_field}: {messages[0]}" if first_field else messages[0]
+    else:
+        detail = str(exc.detail if not isinstance(exc.detail, list | dict) else exc.default_detail)
+        if isinstance(exc, exceptions.ParseError):
+            errors = {"body": [detail]}
+    wait = getattr(exc, "wait", None)
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="api"')
+        exc.status_code = status.HTTP_401_UNAUTHORIZED
+
+    set_rollback()
+    return Response(
+        problem_body(exc.status_code, detail, slug=slug, title=title, errors=errors, extra=extra),
+        status=exc.status_code,
+        headers=headers,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = (
+        f"The request body is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes allowed."
+    )
+    default_code = "request_too_large"
+
+
+class ProblemDetailsMiddleware:
+    """Keeps /api/ answering problem+json whatever happens below it.
+
+    * refuses a body over the size limit before anything reads it (413);
+    * turns an unhandled exception into a logged 500 problem (never a traceback page);
+    * rewrites a non-JSON error page (Django's 404 for an unknown URL, CSRF failure …).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    @staticmethod
+    def is_api(request: HttpRequest) -> bool:
+        return request.path.startswith("/api/")
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not self.is_api(request):
+            return self.get_response(request)
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        limit = self.body_limit(request)
+        if length.isdigit() and int(length) > limit:
+            return problem_response(
+                413, f"The request body is larger than the {limit} bytes allowed."
+            )
+        response = self.get_response(request)
+        content_type = response.get("Content-Type", "")
+        if response.status_code >= 400 and "json" not in content_type:
+            reason = response.reason_phrase or TITLES.get(response.status_code, "Error")
+            detail = {404: f"No API resource at {request.path}."}.get(response.status_code, reason)
+            return problem_response(response.status_code, detail)
+        return response
+
+    @staticmethod
+    def body_limit(request: HttpRequest) -> int:
+        # Streaming imports (NDJSON) are not limited here: they are read line by line.
+        if request.path.endswith("/events/import") and request.method == "POST":
+            return 2**40
+        return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not self.is_api(request):
+            return None
+        if isinstance(exception, RequestDataTooBig):
+            return problem_response(413, str(RequestTooLarge.default_detail))
+        if isinstance(exception, Http404):
+            return problem_response(404, "Not found.")
+        log.exception("Unhandled error serving %s %s", request.method, request.path)
+        return problem_response(500, "An unexpected error occurred; it has been logged.")

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    """Tenants, managers, API keys, teams and agents; the API conventions every app uses."""
+
+    name = "accounts"
+
+    def ready(self) -> None:
+        from accounts.api import schema  # noqa: F401  (registers the OpenAPI extensions)

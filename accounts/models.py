@@ -1,0 +1,235 @@
+"""Tenants and who acts for them: managers, API keys, teams and agents."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cached_property
+from typing import ClassVar, Self
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.db.models import Q
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"Unknown IANA timezone {value!r}.") from exc
+
+
+class TenantScopeMissing(RuntimeError):
+    """A tenant-owned query was built without a tenant: refuse rather than return everything."""
+
+
+class TenantQuerySet(models.QuerySet):
+    def for_tenant(self, tenant: Tenant | int | None) -> Self:
+        """The one way request-serving code reads tenant-owned rows."""
+        if tenant is None:
+            raise TenantScopeMissing(f"{self.model.__name__} queried without a tenant")
+        tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+        return self.filter(tenant_id=tenant_id)
+
+
+class Tenant(models.Model):
+    """A contact-center customer. Every period is computed in its timezone."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0
+        TUESDAY = 1
+        WEDNESDAY = 2
+        THURSDAY = 3
+        FRIDAY = 4
+        SATURDAY = 5
+        SUNDAY = 6
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    week_start = models.PositiveSmallIntegerField(
+        choices=Weekday.choices,
+        default=Weekday.MONDAY,
+        validators=[MaxValueValidator(6)],
+    )
+    auto_create_agents = models.BooleanField(
+        default=True,
+        help_text="Create unknown agents and teams named in events instead of rejecting them.",
+    )
+    widget_origins = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Origins allowed to frame the widgets, e.g. https://desktop.example.com",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @cached_property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class TenantOwned(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class Membership(models.Model):
+    """A Django user who manages a tenant, in the admin and through the session API."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        MANAGER = "manager"
+        VIEWER = "viewer"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MANAGER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="membership_unique_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) @ {self.tenant}"
+
+
+SCOPES = ("ingest", "read", "manage")
+ROLE_SCOPES = {
+    Membership.Role.OWNER: frozenset(SCOPES),
+    Membership.Role.MANAGER: frozenset(SCOPES),
+    Membership.Role.VIEWER: frozenset({"read"}),
+}
+
+
+class ApiKey(AbstractAPIKey):
+    """A platform's credential. Only a SHA-512 hash of the secret part is stored."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    scopes = models.JSONField(default=list)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[APIKeyManager] = APIKeyManager()
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class Team(TenantOwned):
+    external_id = models.CharField(max_length=128)
+    name = models.CharField(max_length=200)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["external_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "external_id"], name="team_unique_external_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Agent(TenantOwned):
+    class Locale(models.TextChoices):
+        EN = "en", "English"
+        ZH_HANS = "zh-Hans", "简体中文"
+        ZH_HANT = "zh-Hant", "繁體中文"
+        FA = "fa", "فارسی"
+
+    external_id = models.CharField(max_length=128)
+    display_name = models.CharField(max_length=200)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="agents"
+    )
+    active = models.BooleanField(default=True)
+    locale = models.CharField(max_length=10, choices=Locale.choices, default=Locale.EN)
+    avatar_url = models.URLField(max_length=500, null=True, blank=True)  # noqa: DJ001 - null is the API's 'no avatar'
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["external_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "external_id"], name="agent_unique_external_id"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "team", "external_id"])]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class AgentHistory(TenantOwned):
+    """Each change of an agent's team or activity, from `valid_from` until the next row.
+
+    Events are attributed to the team the agent was in when they occurred, and turnover
+    counts deactivations, so this history is never rewritten.
+    """
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="history")
+    valid_from = models.DateTimeField()
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    active = models.BooleanField()
+
+    class Meta:
+        ordering = ["agent", "valid_from", "id"]
+        indexes = [models.Index(fields=["tenant", "agent", "valid_from"])]
+        verbose_name_plural = "agent history"
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} from {self.valid_from:%Y-%m-%d %H:%M}"
+
+
+class IdempotencyRecord(TenantOwned):
+    """The first answer to a POST carrying an Idempotency-Key, replayed to its repeats."""
+
+    credential = models.CharField(max_length=160)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.BinaryField(null=True)
+    response_headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "credential", "key"], name="idempotency_unique_key"
+            ),
+            models.CheckConstraint(
+                condition=Q(status_code__isnull=True) | Q(status_code__gte=100),
+                name="idempotency_status_code_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.credential} {self.key}"

@@ -1,0 +1,41 @@
+"""Reads of teams and agents, always for one tenant."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import QuerySet
+
+from accounts.models import Agent, Team, Tenant
+
+
+def team_list(*, tenant: Tenant, parent: str | None = None) -> QuerySet[Team]:
+    teams = Team.objects.for_tenant(tenant).select_related("parent")
+    if parent is not None:
+        teams = teams.filter(parent__external_id=parent)
+    return teams
+
+
+def agent_list(
+    *, tenant: Tenant, team: str | None = None, active: bool | None = None
+) -> QuerySet[Agent]:
+    agents = Agent.objects.for_tenant(tenant).select_related("team")
+    if team is not None:
+        agents = agents.filter(team__external_id=team)
+    if active is not None:
+        agents = agents.filter(active=active)
+    return agents
+
+
+def team_descendants(*, tenant: Tenant | int, team_id: int) -> set[int]:
+    """The ids of a team and every team below it (one query for the whole tree)."""
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for pk, parent_id in Team.objects.for_tenant(tenant).values_list("id", "parent_id"):
+        children[parent_id].append(pk)
+    found, stack = {team_id}, [team_id]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found

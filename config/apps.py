@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ConfigConfig(AppConfig):
+    """Holds the project-wide commands (run_periodic, rebuild) and templates."""
+
+    name = "config"
+    verbose_name = "Gamify"

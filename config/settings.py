@@ -1,0 +1,316 @@
+"""Gamify settings: every value comes from the environment (12-factor).
+
+With nothing set, Gamify runs embedded: SQLite in the project folder, Celery tasks in-process
+and a local-memory cache. `.env.example` documents every variable. A bad value stops start-up
+with a message that names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import django_stubs_ext
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+# Lets Django's generic classes be subscripted at run time (ModelAdmin[Agent], QuerySet[Team]).
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def _read(name: str, cast: Any, default: Any) -> Any:
+    """Read one variable, turning any parse error into a message naming it."""
+    if cast is bool and name in os.environ:
+        raw = os.environ[name].strip().lower()
+        if raw not in _TRUE | _FALSE:
+            raise ImproperlyConfigured(f"{name}: expected true or false, got {raw!r}")
+        return raw in _TRUE
+    try:
+        return env(name, cast=cast, default=default)
+    except (ValueError, TypeError, ImproperlyConfigured) as exc:
+        raise ImproperlyConfigured(f"{name}: invalid value ({exc})") from exc
+
+
+DEBUG: bool = _read("DEBUG", bool, False)
+_secret = env.str("SECRET_KEY", default="")
+if not _secret:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY: must be set when DEBUG is false (make run sets DEBUG=true for you)"
+        )
+    _secret = "insecure-development-key-only-for-make-run"  # noqa: S105 - DEBUG only
+SECRET_KEY = _secret
+ALLOWED_HOSTS: list[str] = _read("ALLOWED_HOSTS", list, ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS: list[str] = _read("CSRF_TRUSTED_ORIGINS", list, [])
+
+# --- database -------------------------------------------------------------------------------
+_DATABASE_SCHEMES = {"postgres", "postgresql", "pgsql", "sqlite"}
+
+
+def _database(url: str | None) -> dict[str, Any]:
+    if not url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(BASE_DIR / "db.sqlite3"),
+        }
+    parts = urlsplit(url)
+    if parts.scheme not in _DATABASE_SCHEMES:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL: unsupported scheme {parts.scheme!r} (use postgres:// or sqlite://)"
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a non-integer port
+        config: dict[str, Any] = environ.Env.db_url_config(url)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL: invalid value ({exc})") from exc
+    if parts.scheme == "sqlite" and config["NAME"] in ("", ":memory:"):
+        raise ImproperlyConfigured(
+            "DATABASE_URL: give SQLite a file path, e.g. sqlite:///db.sqlite3"
+        )
+    return config
+
+
+_db = _database(env.str("DATABASE_URL", default="") or None)
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside the one writer; IMMEDIATE transactions take the write lock up
+    # front, so two concurrent writers queue on `timeout` instead of failing with "database is
+    # locked" when a read lock would have to be upgraded.
+    _db["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    _db["CONN_MAX_AGE"] = _read("CONN_MAX_AGE", int, 60)
+    _db["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USING_POSTGRES = _db["ENGINE"].endswith("postgresql")
+
+# --- redis, cache, celery -------------------------------------------------------------------
+REDIS_URL: str = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    _redis = urlsplit(REDIS_URL)
+    if _redis.scheme not in {"redis", "rediss", "unix"}:
+        raise ImproperlyConfigured(f"REDIS_URL: unsupported scheme {_redis.scheme!r}")
+    try:
+        _redis.port  # noqa: B018
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"REDIS_URL: invalid value ({exc})") from exc
+
+# Keys of this deployment in Redis start with this prefix; tests give each worker its own.
+REDIS_KEY_PREFIX: str = env.str("REDIS_KEY_PREFIX", default="gamify")
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Without a broker, tasks run in-process right after the transaction that enqueued them commits.
+CELERY_TASK_ALWAYS_EAGER: bool = _read("CELERY_TASK_ALWAYS_EAGER", bool, not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT: int = _read("CELERY_TASK_SOFT_TIME_LIMIT", int, 300)
+CELERY_TASK_TIME_LIMIT: int = _read("CELERY_TASK_TIME_LIMIT", int, 360)
+# A request must not hang on a dead broker: the event is already stored and the sweeper
+# re-enqueues it, so one quick attempt is enough.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "kpis.*": {"queue": "ingest"},
+    "gamify.*": {"queue": "game"},
+    "gamify.tasks.webhook_*": {"queue": "webhooks"},
+}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+# The periodic jobs: registered once here, run by `celery -A config beat` in production and
+# by `manage.py run_periodic` in the embedded default.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "purge-idempotency-keys": {
+        "task": "accounts.tasks.purge_idempotency_keys",
+        "schedule": timedelta(hours=1),
+    },
+}
+
+# --- applications ---------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_api_key",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "csp",
+    "config",
+    "accounts",
+    "kpis",
+    "gamify",
+]
+
+MIDDLEWARE = [
+    "config.metrics.PrometheusMiddleware",
+    "accounts.api.problems.ProblemDetailsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "config" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# Largest request body accepted (bytes); a bigger one is a 413. A full batch of 1000 events
+# is well under 1 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE: int = _read("MAX_REQUEST_BYTES", int, 4 * 1024 * 1024)
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Cookies only over HTTPS outside development; set SECURE_COOKIES=false to try a production
+# build over plain HTTP on localhost.
+SESSION_COOKIE_SECURE: bool = _read("SECURE_COOKIES", bool, not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:", "https:"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "script-src": ["'self'"],
+        "connect-src": ["'self'"],
+    }
+}
+
+# --- REST API -------------------------------------------------------------------------------
+API_RATE_LIMIT_PER_MINUTE: int = _read("API_RATE_LIMIT_PER_MINUTE", int, 6000)
+API_PAGE_SIZE: int = _read("API_PAGE_SIZE", int, 50)
+API_MAX_PAGE_SIZE = 500
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+WIDGET_TOKEN_MAX_TTL_SECONDS = 86400
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api.auth.BearerAuthentication",
+        "accounts.api.auth.ManagerSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api.auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.PerCredentialRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.CursorPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "accounts.api.problems.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": False,
+    "DATETIME_FORMAT": "iso-8601",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Gamify API",
+    "DESCRIPTION": (
+        "Gamification-as-a-service for contact centers. Errors are RFC 9457 problem details "
+        "(application/problem+json). Authenticate with `Authorization: Bearer <api key>`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# --- webhooks, observability ----------------------------------------------------------------
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS: bool = _read("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", bool, False)
+
+LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+    },
+}

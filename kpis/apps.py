@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class KpisConfig(AppConfig):
+    """KPI catalogue and formulas, raw events, ingestion, hourly buckets, KPI queries."""
+
+    name = "kpis"
+    verbose_name = "KPIs"

@@ -1,0 +1,86 @@
+"""Shared fixtures: tenant → team → agent → API client, and an outsider tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from accounts.models import SCOPES, Tenant
+from accounts.services import agent_upsert, api_key_create, team_upsert, tenant_create
+from config.celery import app as celery_app
+
+
+@pytest.fixture(autouse=True)
+def _isolation(settings: Any) -> Iterator[None]:
+    # Unit tests run Celery tasks in-process; tests/integration starts a real worker.
+    celery_app.conf.task_always_eager = True
+    # Pages render without a collectstatic manifest.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def tenant(db: None) -> Tenant:
+    return tenant_create(name="Acme Support", timezone_name="Asia/Shanghai", slug="acme")
+
+
+@pytest.fixture
+def outsider(db: None) -> Tenant:
+    return tenant_create(name="Outsider Inc", timezone_name="Europe/Berlin", slug="outsider")
+
+
+@pytest.fixture
+def make_client() -> Callable[..., APIClient]:
+    def make(tenant: Tenant, scopes: tuple[str, ...] = SCOPES) -> APIClient:
+        _, raw = api_key_create(tenant=tenant, scopes=scopes, name="test")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(tenant: Tenant, make_client: Callable[..., APIClient]) -> APIClient:
+    """A client with an API key of `tenant` holding every scope."""
+    return make_client(tenant)
+
+
+@pytest.fixture
+def outsider_api(outsider: Tenant, make_client: Callable[..., APIClient]) -> APIClient:
+    return make_client(outsider)
+
+
+@pytest.fixture
+def team(tenant: Tenant) -> Any:
+    team, _ = team_upsert(tenant=tenant, external_id="t1", name="Tier 1", parent_external_id=None)
+    return team
+
+
+@pytest.fixture
+def agent(tenant: Tenant, team: Any) -> Any:
+    agent, _ = agent_upsert(
+        tenant=tenant, external_id="a1", display_name="Ann Lee", team_external_id="t1"
+    )
+    return agent
+
+
+@pytest.fixture
+def count_queries() -> Callable[[Callable[[], Any]], int]:
+    def count(call: Callable[[], Any]) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            call()
+        return len(ctx.captured_queries)
+
+    return count
