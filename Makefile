@@ -37,7 +37,8 @@ run: install
 	DEBUG=true $(MANAGE) migrate --noinput
 	DEBUG=true $(MANAGE) seed_demo
 	DEBUG=true $(MANAGE) run_periodic & PERIODIC=$$!; \
-	trap 'kill $$PERIODIC 2>/dev/null' EXIT INT TERM; \
+	DEBUG=true $(MANAGE) simulate --tenant demo --days 0 --live > /dev/null & LIVE=$$!; \
+	trap 'kill $$PERIODIC $$LIVE 2>/dev/null' EXIT INT TERM; \
 	DEBUG=true $(MANAGE) runserver --noreload $(HOST):$(PORT)
 
 lint: install

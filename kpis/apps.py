@@ -6,3 +6,6 @@ class KpisConfig(AppConfig):
 
     name = "kpis"
     verbose_name = "KPIs"
+
+    def ready(self) -> None:
+        from kpis import metrics  # noqa: F401  (registers the ingestion gauges)

@@ -77,6 +77,18 @@ def agent(tenant: Tenant, team: Any) -> Any:
 
 
 @pytest.fixture
+def commit(django_capture_on_commit_callbacks: Any) -> Callable[[Callable[[], Any]], Any]:
+    """Run a call and then the on-commit hooks it registered (tests run inside a transaction
+    that never commits, so enqueued tasks would otherwise never run)."""
+
+    def run(call: Callable[[], Any]) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            return call()
+
+    return run
+
+
+@pytest.fixture
 def count_queries() -> Callable[[Callable[[], Any]], int]:
     def count(call: Callable[[], Any]) -> int:
         with CaptureQueriesContext(connection) as ctx:

@@ -169,14 +169,16 @@ class HasScope(BasePermission):
             return True
         if principal.is_widget:
             return bool(getattr(view, "widget_access", False)) and request.method in SAFE_METHODS
-        if needed not in principal.scopes:
-            self.message = f"This operation needs the '{needed}' scope."
+        accepted = (needed,) if isinstance(needed, str) else needed
+        if not principal.scopes & set(accepted):
+            self.message = f"This operation needs the '{"' or '".join(accepted)}' scope."
             return False
         return True
 
 
-def required_scope(view: Any, method: str) -> str | None:
-    scopes: dict[str, str | None] = getattr(view, "scopes", {})
+def required_scope(view: Any, method: str) -> str | tuple[str, ...] | None:
+    """The scope a method needs (a tuple: any of them); None: any authenticated caller."""
+    scopes: dict[str, str | tuple[str, ...] | None] = getattr(view, "scopes", {})
     if method in scopes:
         return scopes[method]
     return "read" if method in SAFE_METHODS else "manage"

@@ -33,14 +33,12 @@ class PerCredentialRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // WINDOW_SECONDS)
         key = f"rl:{principal.credential}:{window}"
-        if cache.add(key, 1, timeout=WINDOW_SECONDS + 1):
+        try:
+            count = 1 if cache.add(key, 1, timeout=WINDOW_SECONDS + 1) else cache.incr(key)
+        except ValueError:  # expired between add and incr
             count = 1
-        else:
-            try:
-                count = cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.add(key, 1, timeout=WINDOW_SECONDS + 1)
-                count = 1
+        if count is None:  # the cache is unreachable: fail open rather than refuse service
+            return True
         if count > limit:
             self.retry_after = (window + 1) * WINDOW_SECONDS - now
             return False

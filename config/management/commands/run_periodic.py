@@ -23,6 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = int(options["verbosity"])
+        app.loader.import_default_modules()  # registers every app's tasks
         entries = settings.CELERY_BEAT_SCHEDULE
         if options["once"]:
             for name, entry in entries.items():

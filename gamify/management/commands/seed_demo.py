@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
@@ -66,6 +68,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--agents", type=int, default=24)
+        parser.add_argument("--days", type=int, default=14, help="days of simulated traffic")
         parser.add_argument("--quiet", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -105,6 +108,13 @@ class Command(BaseCommand):
             # Keys are stored hashed, so each run mints a fresh key and retires the previous one.
             ApiKey.objects.filter(tenant=tenant, name="demo (make run)").update(revoked=True)
             _, raw_key = api_key_create(tenant=tenant, scopes=SCOPES, name="demo (make run)")
+        if options["days"]:
+            # Simulated traffic through the ingestion service; seeded, so re-runs add nothing
+            # but the hours that passed since.
+            call_command(
+                "simulate", tenant=tenant.slug, agents=count, days=options["days"],
+                stdout=self.stdout if not options["quiet"] else StringIO(),
+            )
         self.tenant, self.raw_key = tenant, raw_key
         if not options["quiet"]:
             self.print_summary(tenant, raw_key)

@@ -1,0 +1,161 @@
+"""Real processes for benchmarks and integration tests: a private Redis, gunicorn, Celery."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], Any], *, timeout: float = 30, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = check()
+            if value:
+                return value
+        except (requests.ConnectionError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+class Redis:
+    """A throw-away redis-server on its own port, which tests may stop and restart."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        wait_until(lambda: redis.Redis(port=self.port).ping(), what="redis")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+class Stack:
+    """gunicorn + a Celery worker against the test database and a private Redis."""
+
+    def __init__(
+        self, database_url: str, redis: Redis, *, web_workers: int = 2, **extra_env: str
+    ) -> None:
+        self.web_workers = web_workers
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}},
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis.url,
+            "SECRET_KEY": "integration",
+            "DEBUG": "false",
+            "API_RATE_LIMIT_PER_MINUTE": "1000000",
+            "SWEEP_AFTER_SECONDS": "1",
+            **extra_env,
+        }
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def manage(self, *args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+
+    def start_web(self) -> None:
+        self.processes.append(
+            subprocess.Popen(
+                [
+                    str(VENV_BIN / "gunicorn"),
+                    "config.wsgi",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    str(self.web_workers),
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=self.env,
+            )
+        )
+        wait_until(lambda: requests.get(f"{self.base_url}/healthz", timeout=1).ok, what="web")
+
+    def start_worker(self, *, concurrency: int = 1) -> None:
+        pool = ["--pool", "solo"] if concurrency == 1 else ["--concurrency", str(concurrency)]
+        self.processes.append(
+            subprocess.Popen(
+                [
+                    str(VENV_BIN / "celery"),
+                    "-A",
+                    "config",
+                    "worker",
+                    "-Q",
+                    "default,ingest,game,webhooks",
+                    *pool,
+                    "--loglevel",
+                    "WARNING",
+                ],
+                cwd=ROOT,
+                env=self.env,
+            )
+        )
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -1,0 +1,147 @@
+"""Periods in a tenant's timezone: day, week, month, quarter, year, all, or a custom window.
+
+A period is [start, end) between two instants that fall on local hour boundaries, so it is an
+exact union of hourly buckets — including DST days of 23 and 25 hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from accounts.api.base import parse_aware_datetime
+from accounts.api.problems import ValidationProblem
+from accounts.models import Tenant
+
+PERIOD_TYPES = ("day", "week", "month", "quarter", "year", "all")
+GRANULARITIES = ("hour", "day", "week", "month")
+MAX_CUSTOM_SPAN = timedelta(days=366 * 5)
+
+
+@dataclass(frozen=True)
+class Period:
+    type: str  # one of PERIOD_TYPES or "custom"
+    start: datetime | None  # None only for "all"
+    end: datetime | None
+
+    def as_dict(self, tz: ZoneInfo) -> dict[str, str | None]:
+        return {
+            "type": self.type,
+            "start": self.start.astimezone(tz).isoformat() if self.start else None,
+            "end": self.end.astimezone(tz).isoformat() if self.end else None,
+        }
+
+    def contains(self, instant: datetime) -> bool:
+        return (self.start is None or instant >= self.start) and (
+            self.end is None or instant < self.end
+        )
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def local_today(tenant: Tenant, now: datetime | None = None) -> date:
+    return (now or timezone.now()).astimezone(tenant.tz).date()
+
+
+def hour_start(instant: datetime, tz: ZoneInfo) -> datetime:
+    """The start of the local hour containing `instant`, as a UTC instant.
+
+    Keeping the fold means the repeated hour of a DST fall-back is its own bucket.
+    """
+    local = instant.astimezone(tz)
+    return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def period_bounds(kind: str, day: date, *, tz: ZoneInfo, week_start: int) -> tuple[date, date]:
+    """First day of the period containing `day`, and first day of the next one."""
+    if kind == "day":
+        return day, day + timedelta(days=1)
+    if kind == "week":
+        first = day - timedelta(days=(day.weekday() - week_start) % 7)
+        return first, first + timedelta(days=7)
+    if kind == "month":
+        first = day.replace(day=1)
+        return first, _add_months(first, 1)
+    if kind == "quarter":
+        first = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+        return first, _add_months(first, 3)
+    if kind == "year":
+        return date(day.year, 1, 1), date(day.year + 1, 1, 1)
+    raise ValueError(kind)
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def period_of(kind: str, day: date, tenant: Tenant) -> Period:
+    if kind == "all":
+        return Period("all", None, None)
+    first, after = period_bounds(kind, day, tz=tenant.tz, week_start=tenant.week_start)
+    return Period(kind, local_midnight(first, tenant.tz), local_midnight(after, tenant.tz))
+
+
+def parse_period(params: Mapping[str, str], tenant: Tenant, *, default: str = "day") -> Period:
+    """`period=…&date=…` or `start=…&end=…` from query parameters; 400s name the parameter."""
+    start_raw, end_raw = params.get("start"), params.get("end")
+    if start_raw or end_raw:
+        if not (start_raw and end_raw):
+            missing = "end" if start_raw else "start"
+            raise ValidationProblem({missing: "A custom window needs both start and end."})
+        if params.get("period") not in (None, "", "custom"):
+            raise ValidationProblem({"period": "Give either period (and date) or start and end."})
+        start = parse_aware_datetime(start_raw, "start")
+        end = parse_aware_datetime(end_raw, "end")
+        for name, value in (("start", start), ("end", end)):
+            if hour_start(value, tenant.tz) != value.astimezone(UTC):
+                raise ValidationProblem({name: "Must fall on a whole hour of the tenant's time."})
+        if end <= start:
+            raise ValidationProblem({"end": "Must be after start."})
+        if end - start > MAX_CUSTOM_SPAN:
+            raise ValidationProblem({"end": "A custom window spans at most 5 years."})
+        return Period("custom", start.astimezone(UTC), end.astimezone(UTC))
+    kind = params.get("period") or default
+    if kind not in PERIOD_TYPES:
+        raise ValidationProblem({"period": f"Must be one of {', '.join(PERIOD_TYPES)}."})
+    day = local_today(tenant)
+    if params.get("date"):
+        try:
+            day = date.fromisoformat(params["date"])
+        except ValueError as exc:
+            raise ValidationProblem({"date": "Must be a date, YYYY-MM-DD."}) from exc
+    return period_of(kind, day, tenant)
+
+
+def granules(
+    period: Period, granularity: str, tenant: Tenant, *, first: datetime | None = None
+) -> Iterator[tuple[datetime, datetime]]:
+    """The [start, end) instants of each granule of the period (local days, weeks, months)."""
+    tz = tenant.tz
+    start = period.start or first
+    end = period.end or (period_of("day", local_today(tenant), tenant).end)
+    if start is None or end is None:
+        return
+    if granularity == "hour":
+        current = start
+        while current < end:
+            yield current, current + timedelta(hours=1)
+            current += timedelta(hours=1)
+        return
+    day = start.astimezone(tz).date()
+    kind = {"day": "day", "week": "week", "month": "month"}[granularity]
+    first_day, _ = period_bounds(kind, day, tz=tz, week_start=tenant.week_start)
+    current_day = first_day
+    while True:
+        granule_start = max(local_midnight(current_day, tz), start)
+        if granule_start >= end:
+            return
+        _, next_day = period_bounds(kind, current_day, tz=tz, week_start=tenant.week_start)
+        yield granule_start, min(local_midnight(next_day, tz), end)
+        current_day = next_day

@@ -1,0 +1,246 @@
+"""KPI reads: any period is a sum over hourly buckets, never a rescan of raw events."""
+
+from __future__ import annotations
+
+import itertools
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Min, Q, Sum
+
+from accounts.api.problems import ValidationProblem
+from accounts.models import Agent, AgentHistory, Team, Tenant
+from accounts.selectors import team_descendants
+from kpis.catalogue import CatalogueKpi, kpi_catalogue
+from kpis.formulas import COUNTERS, INDEX, KpiValue, builtin_value, kpi_value
+from kpis.models import AgentHour, AgentMetricHour, TeamHour, TeamMetricHour
+from kpis.periods import GRANULARITIES, Period, granules
+
+E4 = Decimal(10_000)
+MAX_POINTS = 5000
+
+
+def _hour_filter(period: Period) -> Q:
+    condition = Q()
+    if period.start is not None:
+        condition &= Q(hour__gte=period.start)
+    if period.end is not None:
+        condition &= Q(hour__lt=period.end)
+    return condition
+
+
+def counter_sums(
+    *, tenant: Tenant, period: Period, agent_id: int | None = None, team_ids: set[int] | None = None
+) -> list[int]:
+    """Σ of every counter over the subject's buckets in the period (one query)."""
+    rows: Any
+    if agent_id is not None:
+        rows = AgentHour.objects.filter(tenant_id=tenant.pk, agent_id=agent_id)
+    else:
+        rows = TeamHour.objects.filter(tenant_id=tenant.pk, team_id__in=team_ids or ())
+    sums = rows.filter(_hour_filter(period)).aggregate(**{c: Sum(c) for c in COUNTERS})
+    return [int(sums[c] or 0) for c in COUNTERS]
+
+
+def metric_sums(
+    *, tenant: Tenant, period: Period, agent_id: int | None = None, team_ids: set[int] | None = None
+) -> dict[str, tuple[int, int]]:
+    """{custom KPI code: (Σ value_e4, Σ count_e4)} over the subject's metric buckets."""
+    rows: Any
+    if agent_id is not None:
+        rows = AgentMetricHour.objects.filter(tenant_id=tenant.pk, agent_id=agent_id)
+    else:
+        rows = TeamMetricHour.objects.filter(tenant_id=tenant.pk, team_id__in=team_ids or ())
+    return {
+        kpi: (int(v or 0), int(c or 0))
+        for kpi, v, c in rows.filter(_hour_filter(period))
+        .values("kpi")
+        .annotate(v=Sum("value_e4"), c=Sum("count_e4"))
+        .values_list("kpi", "v", "c")
+    }
+
+
+def custom_value(kpi: CatalogueKpi, value_e4: int, count_e4: int) -> KpiValue:
+    return kpi_value(
+        numerator=Decimal(value_e4) / E4,
+        denominator=Decimal(count_e4) / E4,
+        factor=kpi.factor,
+        aggregation=kpi.aggregation,
+        min_volume=kpi.min_volume,
+    )
+
+
+def values_from(
+    catalogue: dict[str, CatalogueKpi],
+    sums: Sequence[int],
+    metrics: dict[str, tuple[int, int]],
+    *,
+    subject: str,
+    turnover: KpiValue | None = None,
+) -> dict[str, KpiValue]:
+    values: dict[str, KpiValue] = {}
+    for code, kpi in catalogue.items():
+        if kpi.formula is not None:
+            if subject not in kpi.formula.scopes:
+                continue
+            if code == "turnover":
+                if turnover is not None:
+                    values[code] = turnover
+                continue
+            values[code] = builtin_value(kpi.formula, sums, kpi.min_volume)
+        else:
+            values[code] = custom_value(kpi, *metrics.get(code, (0, 0)))
+    return values
+
+
+def agent_kpis(*, tenant: Tenant, agent: Agent, period: Period) -> dict[str, KpiValue]:
+    """Every KPI of one agent over a period."""
+    catalogue = kpi_catalogue(tenant)
+    sums = counter_sums(tenant=tenant, period=period, agent_id=agent.pk)
+    metrics = metric_sums(tenant=tenant, period=period, agent_id=agent.pk)
+    return values_from(catalogue, sums, metrics, subject="agent")
+
+
+def team_kpis(*, tenant: Tenant, team: Team, period: Period) -> dict[str, KpiValue]:
+    """Every KPI of a team over a period: its sub-teams and team-level events included."""
+    catalogue = kpi_catalogue(tenant)
+    subtree = team_descendants(tenant=tenant, team_id=team.pk)
+    sums = counter_sums(tenant=tenant, period=period, team_ids=subtree)
+    metrics = metric_sums(tenant=tenant, period=period, team_ids=subtree)
+    turnover = turnover_value(
+        tenant=tenant, team_ids=subtree, period=period, kpi=catalogue["turnover"]
+    )
+    return values_from(catalogue, sums, metrics, subject="team", turnover=turnover)
+
+
+def turnover_value(
+    *, tenant: Tenant, team_ids: set[int] | None, period: Period, kpi: CatalogueKpi
+) -> KpiValue:
+    """Deactivations in the period / average headcount ((active at start + at end) / 2).
+
+    An agent counts for a team while its history puts it there; `team_ids=None` is the tenant.
+    """
+    history = AgentHistory.objects.for_tenant(tenant)
+    if team_ids is not None:
+        members = history.filter(team_id__in=team_ids).values("agent_id")
+        history = history.filter(agent_id__in=members)
+    timelines: dict[int, list[tuple[datetime, int | None, bool]]] = defaultdict(list)
+    for agent_id, valid_from, team_id, active in history.order_by(
+        "agent_id", "valid_from", "id"
+    ).values_list("agent_id", "valid_from", "team_id", "active"):
+        timelines[agent_id].append((valid_from, team_id, active))
+
+    def counted(state: tuple[datetime, int | None, bool] | None) -> bool:
+        return bool(state and state[2] and (team_ids is None or state[1] in team_ids))
+
+    def state_at(timeline: list[tuple[datetime, int | None, bool]], instant: datetime | None):
+        if instant is None:
+            return timeline[-1]
+        index = bisect_right([s[0] for s in timeline], instant) - 1
+        return timeline[index] if index >= 0 else None
+
+    leavers = at_start = at_end = 0
+    for timeline in timelines.values():
+        at_start += period.start is not None and counted(state_at(timeline, period.start))
+        at_end += counted(state_at(timeline, period.end))
+        for previous, current in itertools.pairwise(timeline):
+            if (
+                previous[2]
+                and not current[2]
+                and period.contains(current[0])
+                and (team_ids is None or previous[1] in team_ids)
+            ):
+                leavers += 1
+    headcount = Decimal(at_start + at_end) / 2
+    return kpi_value(
+        numerator=Decimal(leavers),
+        denominator=headcount,
+        factor=kpi.factor,
+        aggregation="ratio",
+        min_volume=kpi.min_volume,
+    )
+
+
+def kpi_series(
+    *,
+    tenant: Tenant,
+    code: str,
+    period: Period,
+    granularity: str,
+    agent: Agent | None = None,
+    team: Team | None = None,
+) -> list[dict[str, Any]]:
+    """One point per granule of the period (empty granules included, value null)."""
+    if granularity not in GRANULARITIES:
+        raise ValidationProblem({"granularity": f"Must be one of {', '.join(GRANULARITIES)}."})
+    catalogue = kpi_catalogue(tenant)
+    kpi = catalogue.get(code)
+    subject = "agent" if agent is not None else "team"
+    if kpi is None or (kpi.formula is not None and subject not in kpi.formula.scopes):
+        from kpis.services.catalogue import KpiNotFound
+
+        raise KpiNotFound(f"No {subject} KPI {code!r}.")
+    team_ids: Any = team_descendants(tenant=tenant, team_id=team.pk) if team else None
+    agent_id: Any = agent.pk if agent is not None else None
+    first = None
+    if period.start is None:
+        model: Any = AgentHour if agent is not None else TeamHour
+        subject_filter = {"agent_id": agent_id} if agent is not None else {"team_id__in": team_ids}
+        first = model.objects.filter(tenant_id=tenant.pk, **subject_filter).aggregate(
+            first=Min("hour")
+        )["first"]
+    spans = list(granules(period, granularity, tenant, first=first))
+    if len(spans) > MAX_POINTS:
+        raise ValidationProblem(
+            {"granularity": f"Too many points ({len(spans)} > {MAX_POINTS}): choose a coarser one."}
+        )
+    if not spans:
+        return []
+    whole = Period(period.type, spans[0][0], spans[-1][1])
+    starts = [s for s, _ in spans]
+    if code == "turnover":
+        values = [
+            turnover_value(tenant=tenant, team_ids=team_ids, period=Period("custom", s, e), kpi=kpi)
+            for s, e in spans
+        ]
+    elif kpi.formula is not None:
+        names = sorted({n for n, _ in kpi.formula.numerator + kpi.formula.denominator})
+        rows: Any = (
+            AgentHour.objects.filter(tenant_id=tenant.pk, agent_id=agent_id)
+            if agent is not None
+            else TeamHour.objects.filter(tenant_id=tenant.pk, team_id__in=team_ids)
+        )
+        sums = [[0] * len(COUNTERS) for _ in spans]
+        for hour, *counts in rows.filter(_hour_filter(whole)).values_list("hour", *names):
+            target = sums[bisect_right(starts, hour) - 1]
+            for name, count in zip(names, counts, strict=True):
+                target[INDEX[name]] += count
+        values = [builtin_value(kpi.formula, s, kpi.min_volume) for s in sums]
+    else:
+        metric_rows: Any = (
+            AgentMetricHour.objects.filter(tenant_id=tenant.pk, agent_id=agent_id)
+            if agent is not None
+            else TeamMetricHour.objects.filter(tenant_id=tenant.pk, team_id__in=team_ids)
+        )
+        pairs = [[0, 0] for _ in spans]
+        for hour, value_e4, count_e4 in metric_rows.filter(
+            _hour_filter(whole), kpi=code
+        ).values_list("hour", "value_e4", "count_e4"):
+            pair = pairs[bisect_right(starts, hour) - 1]
+            pair[0] += value_e4
+            pair[1] += count_e4
+        values = [custom_value(kpi, v, c) for v, c in pairs]
+    return [
+        {
+            "start": start.astimezone(tenant.tz).isoformat(),
+            "value": value.value,
+            "numerator": value.numerator,
+            "denominator": value.denominator,
+            "volume": value.volume,
+        }
+        for (start, _), value in zip(spans, values, strict=True)
+    ]

@@ -1,0 +1,122 @@
+"""Changes to a tenant's KPI catalogue and interaction settings."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from django.db import transaction
+
+from accounts.api.problems import Problem, ValidationProblem
+from accounts.models import Tenant
+from kpis.catalogue import CatalogueKpi, kpi_catalogue
+from kpis.formulas import BUILTIN
+from kpis.models import InteractionSettings, Kpi
+
+CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+class KpiNotFound(Problem):
+    status_code = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class KpiExists(Problem):
+    status_code = 409
+    slug = "kpi-exists"
+    title = "KPI exists"
+
+
+def kpi_create(
+    *,
+    tenant: Tenant,
+    code: str,
+    name: str,
+    unit: str,
+    direction: str,
+    aggregation: str,
+    min_volume: Decimal,
+) -> CatalogueKpi:
+    """Add a custom KPI fed by `metric` events."""
+    if not CODE_PATTERN.match(code):
+        raise ValidationProblem(
+            {"code": "2–40 characters: lowercase letters, digits and _, starting with a letter."}
+        )
+    if code in BUILTIN:
+        raise ValidationProblem({"code": f"{code!r} is a built-in KPI."})
+    if min_volume < 0:
+        raise ValidationProblem({"min_volume": "Must be zero or more."})
+    with transaction.atomic():
+        if Kpi.objects.for_tenant(tenant).filter(code=code).exists():
+            raise KpiExists(f"The KPI {code!r} exists.", errors={"code": ["Already exists."]})
+        Kpi.objects.create(
+            tenant=tenant,
+            code=code,
+            name=name,
+            unit=unit,
+            direction=direction,
+            aggregation=aggregation,
+            min_volume=min_volume,
+            custom=True,
+        )
+    return kpi_catalogue(tenant)[code]
+
+
+def kpi_update(
+    *,
+    tenant: Tenant,
+    code: str,
+    min_volume: Decimal | None = None,
+    threshold_seconds: int | None = None,
+    short_abandon_seconds: int | None = None,
+    name: str | None = None,
+) -> CatalogueKpi:
+    """Change a KPI's minimum volume or settings; a settings change recomputes the buckets."""
+    catalogue = kpi_catalogue(tenant)
+    kpi = catalogue.get(code)
+    if kpi is None:
+        raise KpiNotFound(f"No KPI {code!r}.")
+    for setting, value in (
+        ("threshold_seconds", threshold_seconds),
+        ("short_abandon_seconds", short_abandon_seconds),
+    ):
+        if value is not None and setting not in kpi.settings:
+            raise ValidationProblem({setting: f"{code} has no {setting} setting."})
+    if name is not None and not kpi.custom:
+        raise ValidationProblem({"name": "Built-in KPIs keep their names."})
+    if min_volume is not None and min_volume < 0:
+        raise ValidationProblem({"min_volume": "Must be zero or more."})
+    with transaction.atomic():
+        if min_volume is not None or name is not None:
+            formula = BUILTIN.get(code)
+            row, _ = Kpi.objects.for_tenant(tenant).get_or_create(
+                code=code,
+                defaults={
+                    "tenant": tenant,
+                    "name": kpi.name,
+                    "unit": kpi.unit,
+                    "direction": kpi.direction,
+                    "aggregation": kpi.aggregation,
+                    "min_volume": kpi.min_volume,
+                    "custom": formula is None,
+                },
+            )
+            if min_volume is not None:
+                row.min_volume = min_volume
+            if name is not None:
+                row.name = name
+            row.save()
+        if threshold_seconds is not None or short_abandon_seconds is not None:
+            settings, _ = InteractionSettings.objects.get_or_create(tenant=tenant)
+            before = (settings.threshold_seconds, settings.short_abandon_seconds)
+            if threshold_seconds is not None:
+                settings.threshold_seconds = threshold_seconds
+            if short_abandon_seconds is not None:
+                settings.short_abandon_seconds = short_abandon_seconds
+            settings.save()
+            if before != (settings.threshold_seconds, settings.short_abandon_seconds):
+                from kpis.tasks import recompute_tenant
+
+                transaction.on_commit(lambda: recompute_tenant.delay(tenant.pk), robust=True)
+    return kpi_catalogue(tenant)[code]

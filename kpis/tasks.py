@@ -1,0 +1,44 @@
+"""Celery tasks of the KPI pipeline: thin wrappers that take ids and return an outcome."""
+
+from __future__ import annotations
+
+import time
+
+from celery import shared_task
+
+from accounts.models import Tenant
+from kpis import metrics
+from kpis.services import ingestion
+
+
+@shared_task(name="kpis.apply_pending", acks_late=True)
+def apply_pending(tenant_id: int) -> str:
+    started = time.perf_counter()
+    outcome = ingestion.batches_apply(tenant_id=tenant_id)
+    metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
+    return outcome
+
+
+@shared_task(name="kpis.sweep_pending")
+def sweep_pending() -> str:
+    """Re-enqueue batches whose task was lost (broker down, worker killed)."""
+    tenants = ingestion.tenants_with_stale_batches()
+    for tenant_id in tenants:
+        apply_pending.delay(tenant_id)
+    return f"enqueued {len(tenants)} tenants"
+
+
+@shared_task(name="kpis.recompute_tenant", acks_late=True)
+def recompute_tenant(tenant_id: int) -> str:
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        return "gone"
+    summary = ingestion.buckets_rebuild(tenant=tenant)
+    return f"recomputed {summary.events} events"
+
+
+@shared_task(name="kpis.run_import", acks_late=True)
+def run_import(job_id: int) -> str:
+    from kpis.services import imports
+
+    return imports.import_job_run(job_id=job_id)
