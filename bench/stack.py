@@ -129,7 +129,9 @@ class Stack:
                 env=self.env,
             )
         )
-        wait_until(lambda: requests.get(f"{self.base_url}/healthz", timeout=1).ok, what="web")
+        wait_until(
+            lambda: requests.get(f"{self.base_url}/healthz", timeout=1).ok, timeout=90, what="web"
+        )
 
     def start_worker(self, *, concurrency: int = 1) -> None:
         pool = ["--pool", "solo"] if concurrency == 1 else ["--concurrency", str(concurrency)]

@@ -14,7 +14,7 @@ negated counters of an event this transaction has just voided.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.db import connection
@@ -23,6 +23,8 @@ from kpis.formulas import COUNTERS
 
 AGENT_HOUR = "kpis_agenthour"
 TEAM_HOUR = "kpis_teamhour"
+AGENT_DAY = "kpis_agentday"
+TEAM_DAY = "kpis_teamday"
 AGENT_METRIC = "kpis_agentmetrichour"
 TEAM_METRIC = "kpis_teammetrichour"
 METRIC_COLUMNS = ("value_e4", "count_e4", "events")
@@ -55,18 +57,27 @@ CREATE TEMP TABLE IF NOT EXISTS gamify_stage_raw (
     event_id text, type smallint, occurred_at timestamptz, agent_id bigint, team_id bigint,
     payload text, body_hash text
 ) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS gamify_stage_counters (
+CREATE TEMP TABLE IF NOT EXISTS gamify_stage_hour (
     subject bigint, hour timestamptz, {", ".join(f"{c} bigint" for c in COUNTERS)}
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS gamify_stage_day (
+    subject bigint, day date, {", ".join(f"{c} bigint" for c in COUNTERS)}
 ) ON COMMIT DELETE ROWS;
 """
 
 
 def _ensure_staging(cursor: Any) -> None:
-    """Per-connection staging tables for COPY (created once; emptied at each commit)."""
-    raw = connection.connection
-    if getattr(connection, "_gamify_staging", None) is not raw:
-        cursor.execute(STAGING)
-        connection._gamify_staging = raw  # type: ignore[attr-defined]
+    """Session staging tables for COPY, emptied at each commit. Checked every time: creating
+    them is transactional, so a rolled-back transaction takes them away again."""
+    cursor.execute(STAGING)
+
+
+def _adapt_key(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    if isinstance(value, date):
+        return connection.ops.adapt_datefield_value(value)
+    return value
 
 
 def _adapt_time(value: datetime) -> Any:
@@ -200,29 +211,36 @@ def fold(
     updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns)
     conflict = ", ".join(["tenant_id", *key_names])
     with connection.cursor() as cursor:
-        if use_unnest() and tuple(columns) == COUNTERS and tuple(key_parts) == ("hour",):
-            # Hourly counters: COPY into staging, then one set-based upsert (the hot path).
+        if (
+            use_unnest()
+            and tuple(columns) == COUNTERS
+            and tuple(key_parts) in (("hour",), ("day",))
+        ):
+            # Counters: COPY into staging, then one set-based upsert (the hot path).
+            part = key_parts[0]
+            stage = f"gamify_stage_{part}"
             _ensure_staging(cursor)
             with cursor.copy(
-                f"COPY gamify_stage_counters (subject, hour, {', '.join(COUNTERS)}) "
-                "FROM STDIN (FORMAT BINARY)"
+                f"COPY {stage} (subject, {part}, {', '.join(COUNTERS)}) FROM STDIN (FORMAT BINARY)"
             ) as copy:
-                copy.set_types(["int8", "timestamptz", *(["int8"] * len(COUNTERS))])
+                copy.set_types(
+                    ["int8", "timestamptz" if part == "hour" else "date"] + ["int8"] * len(COUNTERS)
+                )
                 for key in keys:
                     copy.write_row((*key, *rows[key]))
             cursor.execute(
                 f"""
                 INSERT INTO {table} ({", ".join(all_columns)})
-                SELECT %s, subject, hour, {", ".join(columns)} FROM gamify_stage_counters
-                ORDER BY subject, hour
+                SELECT %s, subject, {part}, {", ".join(columns)} FROM {stage}
+                ORDER BY subject, {part}
                 ON CONFLICT ({conflict}) DO UPDATE SET {updates}
                 """,  # noqa: S608 - table and column names are ours, values are parameters
                 [tenant_id],
             )
-            cursor.execute("TRUNCATE gamify_stage_counters")
+            cursor.execute(f"TRUNCATE {stage}")
             return
         if use_unnest():
-            types = {"hour": "timestamptz", "kpi": "text"}
+            types = {"hour": "timestamptz", "kpi": "text", "day": "date"}
             arrays = [f"%s::{types.get(k, 'bigint')}[]" for k in key_names] + [
                 "%s::bigint[]"
             ] * len(columns)
@@ -253,7 +271,7 @@ def fold(
             [
                 [
                     tenant_id,
-                    *(_adapt_time(k) if isinstance(k, datetime) else k for k in key),
+                    *(_adapt_key(k) for k in key),
                     *rows[key],
                 ]
                 for key in keys
@@ -277,14 +295,11 @@ def drop_empty(
     with connection.cursor() as cursor:
         cursor.executemany(
             f"DELETE FROM {table} WHERE tenant_id = %s AND {conditions} AND events = 0",  # noqa: S608
-            [
-                [tenant_id, *(_adapt_time(k) if isinstance(k, datetime) else k for k in key)]
-                for key in keys
-            ],
+            [[tenant_id, *(_adapt_key(k) for k in key)] for key in keys],
         )
 
 
 def delete_tenant_buckets(tenant_id: int) -> None:
     with connection.cursor() as cursor:
-        for table in (AGENT_HOUR, TEAM_HOUR, AGENT_METRIC, TEAM_METRIC):
+        for table in (AGENT_HOUR, TEAM_HOUR, AGENT_DAY, TEAM_DAY, AGENT_METRIC, TEAM_METRIC):
             cursor.execute(f"DELETE FROM {table} WHERE tenant_id = %s", [tenant_id])  # noqa: S608

@@ -69,10 +69,14 @@ class InteractionSettings:
 
 
 def ms(seconds: float | int | None) -> int:
-    """Seconds (as sent, up to millisecond precision) to integer milliseconds."""
+    """Seconds (as sent, kept to the millisecond) to integer milliseconds.
+
+    Float arithmetic is exact enough here: for any value given with up to 3 decimals,
+    `seconds * 1000` lies within 1e-9 of an integer, so rounding recovers it exactly.
+    """
     if not seconds:
         return 0
-    return int(Decimal(str(seconds)).scaleb(3).to_integral_value(ROUND_HALF_UP))
+    return round(seconds * 1000)
 
 
 def event_counters(

@@ -124,7 +124,16 @@ def granules(
 ) -> Iterator[tuple[datetime, datetime]]:
     """The [start, end) instants of each granule of the period (local days, weeks, months)."""
     tz = tenant.tz
-    start = period.start or first
+    start = period.start
+    if start is None and first is not None:
+        # "all": from the start of the granule holding the first data, like any other period.
+        if granularity == "hour":
+            start = hour_start(first, tz)
+        else:
+            day = first.astimezone(tz).date()
+            start = local_midnight(
+                period_bounds(granularity, day, tz=tz, week_start=tenant.week_start)[0], tz
+            )
     end = period.end or (period_of("day", local_today(tenant), tenant).end)
     if start is None or end is None:
         return

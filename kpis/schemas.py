@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -22,6 +23,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
+from pydantic_core import PydanticCustomError
 
 from accounts.services import external_id_errors
 
@@ -34,11 +36,20 @@ ExternalId = Annotated[str, Field(min_length=1, max_length=128, strict=True)]
 Seconds = Annotated[float, Field(ge=0, le=MAX_DURATION, strict=True, allow_inf_nan=False)]
 
 
+def _iso_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "iso_text", "Give an ISO 8601 time with its UTC offset, as a string."
+        )
+    return value
+
+
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     event_id: EventId
-    occurred_at: AwareDatetime
+    # A number (Unix time) is refused: API.md fixes ISO 8601 with an offset.
+    occurred_at: Annotated[AwareDatetime, BeforeValidator(_iso_text)]
     agent: ExternalId | None = Field(default=None, description="The agent's external id")
     team: ExternalId | None = Field(
         default=None,
@@ -58,10 +69,10 @@ class InteractionEvent(_Event):
     answered: StrictBool = False
     abandoned: StrictBool = False
     blocked: StrictBool = False
-    wait_seconds: Seconds = 0
-    talk_seconds: Seconds = 0
-    hold_seconds: Seconds = 0
-    acw_seconds: Seconds = 0
+    wait_seconds: Seconds = 0.0
+    talk_seconds: Seconds = 0.0
+    hold_seconds: Seconds = 0.0
+    acw_seconds: Seconds = 0.0
     transferred: StrictBool = False
     resolved_first_contact: StrictBool | None = None
     save_attempt: StrictBool = False
@@ -97,7 +108,7 @@ class MetricEvent(_Event):
     type: Literal["metric"]
     kpi: Annotated[str, Field(min_length=1, max_length=40, strict=True)]
     value: Annotated[float, Field(ge=-1e12, le=1e12, strict=True, allow_inf_nan=False)]
-    count: Annotated[float, Field(ge=0, le=1e9, strict=True, allow_inf_nan=False)] = 1
+    count: Annotated[float, Field(ge=0, le=1e9, strict=True, allow_inf_nan=False)] = 1.0
 
 
 Event = Annotated[
@@ -222,5 +233,9 @@ def _rejection(index: int, item: Any, errors: dict[str, list[str]]) -> dict[str,
 
 
 def payload_of(event: Any) -> dict[str, Any]:
-    """The type-specific fields of a validated event, as stored in the raw event's payload."""
-    return event.model_dump(mode="json", exclude=_ENVELOPE)
+    """The type-specific fields of a validated event, as stored in the raw event's payload.
+
+    Payload fields are all JSON scalars (no times), so the model's own values serve as is —
+    several times faster than `model_dump` on the ingestion hot path.
+    """
+    return {k: v for k, v in event.__dict__.items() if k not in _ENVELOPE}

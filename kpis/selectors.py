@@ -6,7 +6,7 @@ import itertools
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,8 +17,15 @@ from accounts.models import Agent, AgentHistory, Team, Tenant
 from accounts.selectors import team_descendants
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
 from kpis.formulas import COUNTERS, INDEX, KpiValue, builtin_value, kpi_value
-from kpis.models import AgentHour, AgentMetricHour, TeamHour, TeamMetricHour
-from kpis.periods import GRANULARITIES, Period, granules
+from kpis.models import (
+    AgentDay,
+    AgentHour,
+    AgentMetricHour,
+    TeamDay,
+    TeamHour,
+    TeamMetricHour,
+)
+from kpis.periods import GRANULARITIES, Period, granules, local_midnight
 
 E4 = Decimal(10_000)
 MAX_POINTS = 5000
@@ -33,16 +40,36 @@ def _hour_filter(period: Period) -> Q:
     return condition
 
 
+def _day_filter(period: Period, tenant: Tenant) -> Q:
+    condition = Q()
+    if period.start is not None:
+        condition &= Q(day__gte=period.start.astimezone(tenant.tz).date())
+    if period.end is not None:
+        condition &= Q(day__lt=period.end.astimezone(tenant.tz).date())
+    return condition
+
+
+def bucket_rows(
+    *, tenant: Tenant, period: Period, agent_id: int | None = None, team_ids: set[int] | None = None
+) -> Any:
+    """The subject's counter buckets in the period: day buckets when the period is made of whole
+    local days (every period but a custom window), else hour buckets."""
+    by_day = period.type != "custom"
+    if agent_id is not None:
+        model: Any = AgentDay if by_day else AgentHour
+        rows = model.objects.filter(tenant_id=tenant.pk, agent_id=agent_id)
+    else:
+        model = TeamDay if by_day else TeamHour
+        rows = model.objects.filter(tenant_id=tenant.pk, team_id__in=team_ids or ())
+    return rows.filter(_day_filter(period, tenant) if by_day else _hour_filter(period))
+
+
 def counter_sums(
     *, tenant: Tenant, period: Period, agent_id: int | None = None, team_ids: set[int] | None = None
 ) -> list[int]:
     """Σ of every counter over the subject's buckets in the period (one query)."""
-    rows: Any
-    if agent_id is not None:
-        rows = AgentHour.objects.filter(tenant_id=tenant.pk, agent_id=agent_id)
-    else:
-        rows = TeamHour.objects.filter(tenant_id=tenant.pk, team_id__in=team_ids or ())
-    sums = rows.filter(_hour_filter(period)).aggregate(**{c: Sum(c) for c in COUNTERS})
+    rows = bucket_rows(tenant=tenant, period=period, agent_id=agent_id, team_ids=team_ids)
+    sums = rows.aggregate(**{c: Sum(c) for c in COUNTERS})
     return [int(sums[c] or 0) for c in COUNTERS]
 
 
@@ -209,14 +236,25 @@ def kpi_series(
         ]
     elif kpi.formula is not None:
         names = sorted({n for n, _ in kpi.formula.numerator + kpi.formula.denominator})
-        rows: Any = (
-            AgentHour.objects.filter(tenant_id=tenant.pk, agent_id=agent_id)
-            if agent is not None
-            else TeamHour.objects.filter(tenant_id=tenant.pk, team_id__in=team_ids)
-        )
         sums = [[0] * len(COUNTERS) for _ in spans]
-        for hour, *counts in rows.filter(_hour_filter(whole)).values_list("hour", *names):
-            target = sums[bisect_right(starts, hour) - 1]
+        if granularity == "hour" or period.type == "custom":
+            rows = bucket_rows(
+                tenant=tenant,
+                period=Period("custom", whole.start, whole.end),
+                agent_id=agent_id,
+                team_ids=team_ids,
+            ).values_list("hour", *names)
+            keys: list[Any] = starts
+        else:
+            rows = bucket_rows(
+                tenant=tenant,
+                period=Period("day", whole.start, whole.end),
+                agent_id=agent_id,
+                team_ids=team_ids,
+            ).values_list("day", *names)
+            keys = [s.astimezone(tenant.tz).date() for s in starts]
+        for key, *counts in rows:
+            target = sums[bisect_right(keys, key) - 1]
             for name, count in zip(names, counts, strict=True):
                 target[INDEX[name]] += count
         values = [builtin_value(kpi.formula, s, kpi.min_volume) for s in sums]
@@ -244,3 +282,42 @@ def kpi_series(
         }
         for (start, _), value in zip(spans, values, strict=True)
     ]
+
+
+def agent_day_counters(
+    *, tenant: Tenant, agent_ids: set[int] | None, start: date | None, end: date | None
+) -> dict[tuple[int, date], list[int]]:
+    """{(agent id, local day): counters} for days in [start, end) (one query).
+
+    `agent_ids=None` reads every agent of the tenant.
+    """
+    rows = AgentDay.objects.filter(tenant_id=tenant.pk)
+    if agent_ids is not None:
+        rows = rows.filter(agent_id__in=agent_ids)
+    if start is not None:
+        rows = rows.filter(day__gte=start)
+    if end is not None:
+        rows = rows.filter(day__lt=end)
+    return {(a, d): list(c) for a, d, *c in rows.values_list("agent_id", "day", *COUNTERS)}
+
+
+def agent_day_metrics(
+    *, tenant: Tenant, agent_ids: set[int] | None, start: date | None, end: date | None
+) -> dict[tuple[int, str, date], tuple[int, int]]:
+    """{(agent id, custom KPI, local day): (Σ value_e4, Σ count_e4)} for days in [start, end)."""
+    rows = AgentMetricHour.objects.filter(tenant_id=tenant.pk)
+    if agent_ids is not None:
+        rows = rows.filter(agent_id__in=agent_ids)
+    tz = tenant.tz
+    if start is not None:
+        rows = rows.filter(hour__gte=local_midnight(start, tz))
+    if end is not None:
+        rows = rows.filter(hour__lt=local_midnight(end, tz))
+    out: dict[tuple[int, str, date], tuple[int, int]] = {}
+    for agent_id, kpi, hour, value, count in rows.values_list(
+        "agent_id", "kpi", "hour", "value_e4", "count_e4"
+    ):
+        key = (agent_id, kpi, hour.astimezone(tz).date())
+        v, c = out.get(key, (0, 0))
+        out[key] = (v + value, c + count)
+    return out

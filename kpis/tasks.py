@@ -21,11 +21,16 @@ def apply_pending(tenant_id: int) -> str:
 
 @shared_task(name="kpis.sweep_pending")
 def sweep_pending() -> str:
-    """Re-enqueue batches whose task was lost (broker down, worker killed)."""
-    tenants = ingestion.tenants_with_stale_batches()
-    for tenant_id in tenants:
+    """Re-enqueue work whose task was lost (broker down, worker killed): unapplied batches,
+    owed settings recomputes, stalled imports."""
+    work = ingestion.stalled_work()
+    for tenant_id in work["recompute"]:
+        recompute_tenant.delay(tenant_id)
+    for job_id in work["import"]:
+        run_import.delay(job_id)
+    for tenant_id in work["apply"]:
         apply_pending.delay(tenant_id)
-    return f"enqueued {len(tenants)} tenants"
+    return ", ".join(f"{len(ids)} {kind}" for kind, ids in work.items())
 
 
 @shared_task(name="kpis.recompute_tenant", acks_late=True)

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
+from django.conf import settings as settings_module
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -14,6 +16,7 @@ from rest_framework.test import APIClient
 from accounts.models import SCOPES, Tenant
 from accounts.services import agent_upsert, api_key_create, team_upsert, tenant_create
 from config.celery import app as celery_app
+from config.redis import get_redis
 
 
 @pytest.fixture(autouse=True)
@@ -25,9 +28,23 @@ def _isolation(settings: Any) -> Iterator[None]:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    cache.clear()
+    clear_redis()
     yield
-    cache.clear()
+    clear_redis()
+
+
+def clear_redis() -> None:
+    """Delete this test worker's keys (cache and live boards) — never the whole database,
+    which parallel workers share."""
+    cache.clear() if not settings_module.REDIS_URL else cache.delete_pattern("*")  # type: ignore[attr-defined]
+    client = get_redis()
+    if client is not None:
+        try:
+            keys = list(client.scan_iter(f"{settings_module.REDIS_KEY_PREFIX}:*", count=1000))
+            if keys:
+                client.delete(*keys)
+        except redis.ConnectionError:
+            pass  # a test pointed REDIS_URL at a dead server on purpose
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 import yaml
@@ -20,9 +21,7 @@ def api_routes() -> set[str]:
             elif isinstance(p, URLPattern):
                 route = prefix + str(p.pattern)
                 if route.startswith("api/v1/"):
-                    found.add(
-                        "/" + route.replace("<str:", "{").replace("<int:", "{").replace(">", "}")
-                    )
+                    found.add("/" + re.sub(r"<(?:str|int|path):", "{", route).replace(">", "}"))
 
     walk(get_resolver().url_patterns)
     return found

@@ -13,6 +13,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -194,3 +196,23 @@ def problems(*codes: int) -> dict[int, Any]:
         code: OpenApiResponse(ProblemSerializer, description=f"problem+json ({code})")
         for code in sorted(set(codes) | set(common))
     }
+
+
+@extend_schema_field(OpenApiTypes.NUMBER)
+class StrictNumberField(serializers.Field[Any, Any, Any, Any]):
+    """A JSON number (not a string, not a boolean), as a Decimal."""
+
+    default_error_messages = {"invalid": "Must be a number."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        from decimal import Decimal
+
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        number = Decimal(str(data))
+        if not number.is_finite():
+            self.fail("invalid")
+        return number
+
+    def to_representation(self, value: Any) -> Any:
+        return None if value is None else float(value)

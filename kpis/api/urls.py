@@ -10,7 +10,8 @@ urlpatterns = [
         views.EventImportDetailApi.as_view(),
         name="event-import-detail",
     ),
-    path("events/<str:event_id>/void", views.EventVoidApi.as_view(), name="event-void"),
+    # <path:…>: an event_id may contain "/" (platforms' ids are theirs to choose).
+    path("events/<path:event_id>/void", views.EventVoidApi.as_view(), name="event-void"),
     path("ingest/status", views.IngestStatusApi.as_view(), name="ingest-status"),
     path("kpis", views.KpiListApi.as_view(), name="kpi-list"),
     path("kpis/<str:code>", views.KpiDetailApi.as_view(), name="kpi-detail"),

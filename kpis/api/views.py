@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from accounts.api.base import (
     StrictCharField,
     StrictIntegerField,
+    StrictNumberField,
     StrictSerializer,
     TenantAPIView,
     problems,
@@ -203,16 +204,12 @@ class KpiCreateInput(StrictSerializer):
     unit = serializers.ChoiceField(choices=Kpi.Unit.values)
     direction = serializers.ChoiceField(choices=Kpi.Direction.values)
     aggregation = serializers.ChoiceField(choices=Kpi.Aggregation.values)
-    min_volume = serializers.DecimalField(
-        max_digits=18, decimal_places=3, min_value=0, default=Decimal(0), coerce_to_string=False
-    )
+    min_volume = StrictNumberField(default=Decimal(0))
 
 
 class KpiUpdateInput(StrictSerializer):
     name = StrictCharField(max_length=200, required=False)
-    min_volume = serializers.DecimalField(
-        max_digits=18, decimal_places=3, min_value=0, required=False, coerce_to_string=False
-    )
+    min_volume = StrictNumberField(required=False)
     threshold_seconds = StrictIntegerField(min_value=0, max_value=3600, required=False)
     short_abandon_seconds = StrictIntegerField(min_value=0, max_value=600, required=False)
 

@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.api.problems import Problem, ValidationProblem
 from accounts.models import Tenant
@@ -28,6 +29,15 @@ class KpiExists(Problem):
     title = "KPI exists"
 
 
+MAX_VOLUME = Decimal(10) ** 12
+
+
+def _volume(value: Decimal) -> Decimal:
+    if not 0 <= value < MAX_VOLUME:
+        raise ValidationProblem({"min_volume": "From 0 to below 10^12."})
+    return value.quantize(Decimal("0.001"))
+
+
 def kpi_create(
     *,
     tenant: Tenant,
@@ -45,8 +55,7 @@ def kpi_create(
         )
     if code in BUILTIN:
         raise ValidationProblem({"code": f"{code!r} is a built-in KPI."})
-    if min_volume < 0:
-        raise ValidationProblem({"min_volume": "Must be zero or more."})
+    min_volume = _volume(min_volume)
     with transaction.atomic():
         if Kpi.objects.for_tenant(tenant).filter(code=code).exists():
             raise KpiExists(f"The KPI {code!r} exists.", errors={"code": ["Already exists."]})
@@ -85,8 +94,8 @@ def kpi_update(
             raise ValidationProblem({setting: f"{code} has no {setting} setting."})
     if name is not None and not kpi.custom:
         raise ValidationProblem({"name": "Built-in KPIs keep their names."})
-    if min_volume is not None and min_volume < 0:
-        raise ValidationProblem({"min_volume": "Must be zero or more."})
+    if min_volume is not None:
+        min_volume = _volume(min_volume)
     with transaction.atomic():
         if min_volume is not None or name is not None:
             formula = BUILTIN.get(code)
@@ -114,9 +123,10 @@ def kpi_update(
                 settings.threshold_seconds = threshold_seconds
             if short_abandon_seconds is not None:
                 settings.short_abandon_seconds = short_abandon_seconds
-            settings.save()
             if before != (settings.threshold_seconds, settings.short_abandon_seconds):
                 from kpis.tasks import recompute_tenant
 
+                settings.recompute_requested_at = timezone.now()
                 transaction.on_commit(lambda: recompute_tenant.delay(tenant.pk), robust=True)
+            settings.save()
     return kpi_catalogue(tenant)[code]

@@ -36,8 +36,8 @@ from accounts.models import Agent, AgentHistory, Team, Tenant
 from kpis import buckets, metrics
 from kpis.catalogue import interaction_settings
 from kpis.formulas import InteractionSettings, event_counters
-from kpis.models import IngestBatch, Kpi, RawEvent
-from kpis.periods import hour_start
+from kpis.models import ImportJob, IngestBatch, Kpi, RawEvent
+from kpis.models import InteractionSettings as InteractionSettingsRow
 from kpis.schemas import TYPE_CODES, TYPE_NAMES, payload_of, validate_events
 from kpis.signals import buckets_changed
 
@@ -89,9 +89,11 @@ class _Folded:
         tz: Any,
         sign: int = 1,
     ) -> None:
-        hour = hour_start(occurred_at, tz)
-        day = occurred_at.astimezone(tz).date()
+        local = occurred_at.astimezone(tz)
+        hour = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+        day = local.date()
         counters = event_counters(type_name, payload, settings)
+        changed = [(i, v) for i, v in enumerate(counters) if v]
         metric = None
         if type_name == "metric":
             metric = [
@@ -108,11 +110,11 @@ class _Folded:
             days[subject].add(day)
             row = hours.get((subject, hour))
             if row is None:
-                hours[(subject, hour)] = [sign * v for v in counters]
+                hours[(subject, hour)] = counters if sign == 1 else [-v for v in counters]
+                counters = list(counters)  # the next subject gets its own row
             else:
-                for i, v in enumerate(counters):
-                    if v:
-                        row[i] += sign * v
+                for i, v in changed:
+                    row[i] += sign * v
             if metric is not None:
                 key = (subject, payload["kpi"], hour)
                 existing = metrics_rows.get(key)
@@ -122,9 +124,40 @@ class _Folded:
                     for i in range(3):
                         existing[i] += metric[i]
 
-    def write(self, tenant_id: int) -> None:
+    def by_day(
+        self, hours: dict[tuple[Any, ...], list[int]], tz: Any
+    ) -> dict[tuple[Any, ...], list[int]]:
+        """Hour rows summed per (subject, local date)."""
+        days: dict[tuple[Any, ...], list[int]] = {}
+        local_date: dict[datetime, date] = {}
+        for (subject, hour), counters in hours.items():
+            day = local_date.get(hour)
+            if day is None:
+                day = local_date[hour] = hour.astimezone(tz).date()
+            row = days.get((subject, day))
+            if row is None:
+                days[(subject, day)] = list(counters)
+            else:
+                for i, v in enumerate(counters):
+                    if v:
+                        row[i] += v
+        return days
+
+    def day_rows(
+        self, tz: Any
+    ) -> tuple[dict[tuple[Any, ...], list[int]], dict[tuple[Any, ...], list[int]]]:
+        return self.by_day(self.agent_hours, tz), self.by_day(self.team_hours, tz)
+
+    def write(self, tenant_id: int, tz: Any) -> None:
         buckets.fold(buckets.AGENT_HOUR, "agent_id", tenant_id=tenant_id, rows=self.agent_hours)
+        agent_days, team_days = self.day_rows(tz)
+        buckets.fold(
+            buckets.AGENT_DAY, "agent_id", tenant_id=tenant_id, rows=agent_days, key_parts=("day",)
+        )
         buckets.fold(buckets.TEAM_HOUR, "team_id", tenant_id=tenant_id, rows=self.team_hours)
+        buckets.fold(
+            buckets.TEAM_DAY, "team_id", tenant_id=tenant_id, rows=team_days, key_parts=("day",)
+        )
         for table, key, rows in (
             (buckets.AGENT_METRIC, "agent_id", self.agent_metrics),
             (buckets.TEAM_METRIC, "team_id", self.team_metrics),
@@ -390,7 +423,7 @@ def events_ingest(
                     settings=settings,
                     tz=tz,
                 )
-            folded.write(tenant.pk)
+            folded.write(tenant.pk, tz)
             result.accepted = len(inserted)
             if inserted:
                 IngestBatch.objects.filter(pk=batch.pk).update(
@@ -465,10 +498,13 @@ def event_void(*, tenant: Tenant, event_id: str) -> RawEvent:
             tz=tenant.tz,
             sign=-1,
         )
-        folded.write(tenant.pk)
+        folded.write(tenant.pk, tenant.tz)
+        agent_days, team_days = folded.day_rows(tenant.tz)
         for table, key, rows, parts in (
             (buckets.AGENT_HOUR, "agent_id", folded.agent_hours, ("hour",)),
             (buckets.TEAM_HOUR, "team_id", folded.team_hours, ("hour",)),
+            (buckets.AGENT_DAY, "agent_id", agent_days, ("day",)),
+            (buckets.TEAM_DAY, "team_id", team_days, ("day",)),
             (buckets.AGENT_METRIC, "agent_id", folded.agent_metrics, ("kpi", "hour")),
             (buckets.TEAM_METRIC, "team_id", folded.team_metrics, ("kpi", "hour")),
         ):
@@ -477,7 +513,7 @@ def event_void(*, tenant: Tenant, event_id: str) -> RawEvent:
             tenant=tenant,
             source=IngestBatch.Source.VOID,
             created_at=now,
-            accepted=0,
+            accepted=1,  # the voided event is pending until downstream recomputed
             touched=folded.touched(),
         )
         enqueue_apply(tenant.pk)
@@ -507,6 +543,8 @@ def buckets_rebuild(
     summary = RebuildSummary(tenant=tenant.slug)
     with transaction.atomic():
         buckets.advisory_lock(buckets.INGEST_LOCK, tenant.pk)
+        # Settings read below are the ones this recompute applies: any request for it is met.
+        InteractionSettingsRow.objects.filter(tenant=tenant).update(recompute_requested_at=None)
         settings = interaction_settings(tenant)
         total = RawEvent.objects.for_tenant(tenant).filter(voided_at__isnull=True).count()
         buckets.delete_tenant_buckets(tenant.pk)
@@ -529,11 +567,11 @@ def buckets_rebuild(
             )
             summary.events += 1
             if summary.events % FLUSH_EVERY == 0:
-                _flush(folded, tenant.pk, summary)
+                _flush(folded, tenant.pk, summary, tenant.tz)
                 folded = _Folded()
                 if progress:
                     progress(summary.events, total)
-        _flush(folded, tenant.pk, summary)
+        _flush(folded, tenant.pk, summary, tenant.tz)
         if progress:
             progress(summary.events, total)
         IngestBatch.objects.create(
@@ -546,8 +584,8 @@ def buckets_rebuild(
     return summary
 
 
-def _flush(folded: _Folded, tenant_id: int, summary: RebuildSummary) -> None:
-    folded.write(tenant_id)
+def _flush(folded: _Folded, tenant_id: int, summary: RebuildSummary, tz: Any) -> None:
+    folded.write(tenant_id, tz)
     summary.agent_hours += len(folded.agent_hours)
     summary.team_hours += len(folded.team_hours)
 
@@ -604,6 +642,30 @@ def ingest_status(*, tenant: Tenant) -> dict[str, Any]:
         .aggregate(events=Sum("accepted"), oldest=Min("created_at"))
     )
     return {"pending": pending["events"] or 0, "oldest_pending_at": pending["oldest"]}
+
+
+STALLED_AFTER = timedelta(minutes=1)
+
+
+def stalled_work(*, now: datetime | None = None) -> dict[str, list[int]]:
+    """What a lost task left undone: batches not applied, settings recomputes not done,
+    imports not progressing. The sweeper enqueues each again (their tasks are idempotent)."""
+    now = now or timezone.now()
+    settings_cutoff = now - timedelta(seconds=settings.SWEEP_AFTER_SECONDS)
+    return {
+        "apply": tenants_with_stale_batches(),
+        "recompute": sorted(
+            InteractionSettingsRow.objects.filter(
+                recompute_requested_at__lt=settings_cutoff
+            ).values_list("tenant_id", flat=True)
+        ),
+        "import": sorted(
+            ImportJob.objects.filter(
+                status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING],
+                updated_at__lt=now - STALLED_AFTER,
+            ).values_list("id", flat=True)
+        ),
+    }
 
 
 def tenants_with_stale_batches(*, older_than_seconds: int | None = None) -> list[int]:

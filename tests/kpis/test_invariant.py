@@ -26,7 +26,15 @@ from hypothesis import strategies as st
 from accounts.models import Agent, Team, Tenant
 from accounts.services import agent_upsert, team_upsert, tenant_create
 from kpis import buckets
-from kpis.models import AgentHour, AgentMetricHour, InteractionSettings, TeamHour, TeamMetricHour
+from kpis.models import (
+    AgentDay,
+    AgentHour,
+    AgentMetricHour,
+    InteractionSettings,
+    TeamDay,
+    TeamHour,
+    TeamMetricHour,
+)
 from kpis.periods import Period, period_of
 from kpis.selectors import agent_kpis, team_kpis
 from kpis.services.catalogue import kpi_create
@@ -252,7 +260,7 @@ def expected_value(code: str, num: Decimal, den: Decimal) -> float | None:
 def snapshot(tenant: Tenant) -> dict[str, set[tuple[Any, ...]]]:
     return {
         model.__name__: set(model.objects.filter(tenant=tenant).values_list())
-        for model in (AgentHour, TeamHour, AgentMetricHour, TeamMetricHour)
+        for model in (AgentHour, TeamHour, AgentDay, TeamDay, AgentMetricHour, TeamMetricHour)
     }
 
 
