@@ -7,4 +7,5 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
+        from accounts import receivers  # noqa: F401  (drops cached keys of a changed tenant)
         from accounts.api import schema  # noqa: F401  (registers the OpenAPI extensions)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -80,7 +81,11 @@ def api_key_create(
 
 
 def api_key_revoke(*, key: ApiKey) -> None:
+    """Revoke a key; it stops working at once (its cached copy goes too)."""
+    from accounts.api.auth import key_cache_name
+
     ApiKey.objects.filter(pk=key.pk).update(revoked=True)
+    cache.delete(key_cache_name(key.prefix))
 
 
 def team_upsert(

@@ -109,8 +109,11 @@ if REDIS_URL:
     except ValueError as exc:
         raise ImproperlyConfigured(f"REDIS_URL: invalid value ({exc})") from exc
 
-# Keys of this deployment in Redis start with this prefix; tests give each worker its own.
-REDIS_KEY_PREFIX: str = env.str("REDIS_KEY_PREFIX", default="gamify")
+# Keys of this deployment in Redis start with this prefix. Parallel test workers (pytest-xdist)
+# share one Redis database, so each gets its own prefix.
+REDIS_KEY_PREFIX: str = env.str("REDIS_KEY_PREFIX", default="gamify") + (
+    f":{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else ""
+)
 
 if REDIS_URL:
     CACHES = {
@@ -163,6 +166,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "kpis.sweep_pending",
         "schedule": timedelta(seconds=15),
     },
+    "finalize-periods": {
+        "task": "gamify.finalize_periods",
+        "schedule": timedelta(minutes=1),
+    },
+    "advance-contests": {
+        "task": "gamify.advance_contests",
+        "schedule": timedelta(minutes=1),
+    },
     "purge-idempotency-keys": {
         "task": "accounts.tasks.purge_idempotency_keys",
         "schedule": timedelta(hours=1),
@@ -192,6 +203,10 @@ INSTALLED_APPS = [
     "accounts",
     "kpis",
     "gamify",
+    "gamify.activity",
+    "gamify.wallet",
+    "gamify.game",
+    "gamify.contests",
 ]
 
 MIDDLEWARE = [
@@ -310,7 +325,12 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "ContestStatusEnum": "gamify.contests.models.Contest.Status",
+        "ImportStatusEnum": "kpis.models.ImportJob.Status",
+        "RedemptionStatusEnum": "gamify.wallet.models.RedemptionStatus",
+        "LedgerKindEnum": "gamify.wallet.models.LedgerKind",
+    },
 }
 
 # --- webhooks, observability ----------------------------------------------------------------

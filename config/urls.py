@@ -7,6 +7,7 @@ from config import health, metrics
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("kpis.api.urls")),
+    path("", include("gamify.api_urls")),
 ]
 
 urlpatterns = [

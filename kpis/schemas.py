@@ -138,8 +138,8 @@ class IngestResponse(BaseModel):
     rejected: list[RejectedEvent]
 
 
-_EVENT = TypeAdapter(Event)
-_EVENTS = TypeAdapter(list[Event])
+_EVENT: TypeAdapter[Any] = TypeAdapter(Event)  # type: ignore[arg-type]
+_EVENTS: TypeAdapter[list[Any]] = TypeAdapter(list[Event])
 _ENVELOPE = {"event_id", "type", "occurred_at", "agent", "team"}
 
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core import signing
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
@@ -66,18 +67,33 @@ class BearerAuthentication(BaseAuthentication):
         return 'Bearer realm="api"'
 
 
+KEY_CACHE_SECONDS = 30
+
+
+def key_cache_name(prefix: str) -> str:
+    return f"apikey:{prefix}"
+
+
 def api_key_principal(raw_key: str) -> Principal:
     prefix, dot, _ = raw_key.partition(".")
     if not dot or len(prefix) > 16:
         raise exceptions.AuthenticationFailed("Invalid API key.")
-    key = ApiKey.objects.select_related("tenant").filter(prefix=prefix, revoked=False).first()
-    if key is None or key.has_expired or not key.is_valid(raw_key):
+    # The key row (with its tenant) is cached briefly: authenticating is then a cache read,
+    # not a query, on every request. Revoking deletes the entry; the hash is always checked.
+    key = cache.get(key_cache_name(prefix))
+    if key is None:
+        key = ApiKey.objects.select_related("tenant").filter(prefix=prefix, revoked=False).first()
+        if key is not None:
+            cache.set(key_cache_name(prefix), key, KEY_CACHE_SECONDS)
+    if key is None or key.revoked or key.has_expired or not key.is_valid(raw_key):
         raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
     now = timezone.now()
     # Recording every use would turn each read into a write; a minute's resolution is enough
     # to tell which keys are still in use.
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+        cache.set(key_cache_name(prefix), key, KEY_CACHE_SECONDS)
     return Principal(
         tenant=key.tenant,
         scopes=frozenset(key.scopes),

@@ -8,4 +8,5 @@ urlpatterns = [
     path("agents", views.AgentListApi.as_view(), name="agent-list"),
     path("agents/<str:external_id>", views.AgentDetailApi.as_view(), name="agent-detail"),
     path("widget-tokens", views.WidgetTokenCreateApi.as_view(), name="widget-token-create"),
+    path("whoami", views.WhoAmIApi.as_view(), name="whoami"),
 ]

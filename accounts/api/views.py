@@ -215,3 +215,29 @@ class WidgetTokenCreateApi(TenantAPIView):
             {"token": token, "expires_at": datetime.fromtimestamp(expires, tz=UTC).isoformat()},
             status=status.HTTP_201_CREATED,
         )
+
+
+class WhoAmIOutput(serializers.Serializer[dict[str, Any]]):
+    tenant = serializers.CharField(help_text="The tenant's slug")
+    name = serializers.CharField()
+    timezone = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+
+
+class WhoAmIApi(TenantAPIView):
+    """Which tenant and scopes a credential stands for: a cheap check of a key's set-up."""
+
+    scopes = {"GET": None}
+    widget_access = True
+
+    @extend_schema(operation_id="whoami", responses={200: WhoAmIOutput, **problems()})
+    def get(self, request: Request) -> Response:
+        tenant = self.tenant
+        return Response(
+            {
+                "tenant": tenant.slug,
+                "name": tenant.name,
+                "timezone": tenant.timezone,
+                "scopes": sorted(self.principal.scopes),
+            }
+        )

@@ -137,3 +137,20 @@ def test_manager_session_uses_membership_role(tenant, outsider, agent):
     assert client.get("/api/v1/agents").json()["results"][0]["external_id"] == "a1"
     problem(client.put("/api/v1/teams/x", {"name": "X"}, format="json"), 403)  # viewer
     problem(client.get("/api/v1/agents", HTTP_X_GAMIFY_TENANT="outsider"), 403)
+
+
+def test_whoami_names_tenant_and_scopes_from_the_cache(tenant, make_client, count_queries):
+    client = make_client(tenant, scopes=("read", "ingest"))
+    first = client.get("/api/v1/whoami")
+    assert first.json() == {
+        "tenant": "acme", "name": "Acme Support", "timezone": "Asia/Shanghai",
+        "scopes": ["ingest", "read"],
+    }  # fmt: skip
+    assert count_queries(lambda: client.get("/api/v1/whoami")) == 0
+
+
+def test_a_revoked_key_stops_at_once_despite_the_cache(tenant, make_client):
+    client = make_client(tenant)
+    assert client.get("/api/v1/whoami").status_code == 200  # now cached
+    api_key_revoke(key=ApiKey.objects.get(tenant=tenant))
+    problem(client.get("/api/v1/whoami"), 401)

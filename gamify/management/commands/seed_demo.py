@@ -12,6 +12,10 @@ from django.db import transaction
 
 from accounts.models import SCOPES, ApiKey, Membership, Tenant
 from accounts.services import agent_upsert, api_key_create, team_upsert, tenant_create
+from gamify.contests.demo import seed_contests
+from gamify.game.demo import seed_game
+from gamify.game.finalization import periods_finalize_due
+from gamify.wallet.demo import seed_wallet
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "gamify-demo"  # noqa: S105 - the demo's published login, printed by make run
@@ -108,13 +112,22 @@ class Command(BaseCommand):
             # Keys are stored hashed, so each run mints a fresh key and retires the previous one.
             ApiKey.objects.filter(tenant=tenant, name="demo (make run)").update(revoked=True)
             _, raw_key = api_key_create(tenant=tenant, scopes=SCOPES, name="demo (make run)")
+        seed_game(tenant)
         if options["days"]:
             # Simulated traffic through the ingestion service; seeded, so re-runs add nothing
             # but the hours that passed since.
             call_command(
-                "simulate", tenant=tenant.slug, agents=count, days=options["days"],
+                "simulate",
+                tenant=tenant.slug,
+                agents=count,
+                days=options["days"],
                 stdout=self.stdout if not options["quiet"] else StringIO(),
             )
+        # Freeze the finished days now rather than at the first periodic run, so the demo shows
+        # the badges judged on whole periods from the start.
+        periods_finalize_due(tenant=tenant, limit=1000)
+        seed_contests(tenant)
+        seed_wallet(tenant)
         self.tenant, self.raw_key = tenant, raw_key
         if not options["quiet"]:
             self.print_summary(tenant, raw_key)

@@ -1,0 +1,26 @@
+"""Every gamify sub-app's API routes, mounted under /api/v1/ by config.urls."""
+
+from django.urls import include, path
+
+from gamify.activity.api import ActivityListApi
+from gamify.contests import api as contests
+from gamify.leaderboards.api import LeaderboardApi
+
+urlpatterns = [
+    path("activity", ActivityListApi.as_view(), name="activity-list"),
+    path("", include("gamify.game.api.urls")),
+    path("leaderboards", LeaderboardApi.as_view(), name="leaderboard"),
+    path("contests", contests.ContestListApi.as_view(), name="contest-list"),
+    path("contests/<int:contest_id>", contests.ContestDetailApi.as_view(), name="contest-detail"),
+    path(
+        "contests/<int:contest_id>/cancel",
+        contests.ContestCancelApi.as_view(),
+        name="contest-cancel",
+    ),
+    path(
+        "contests/<int:contest_id>/standings",
+        contests.ContestStandingsApi.as_view(),
+        name="contest-standings",
+    ),
+    path("", include("gamify.wallet.api.urls")),
+]

@@ -1,0 +1,211 @@
+"""Contests over HTTP (API.md: Contests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.base import (
+    AwareDateTimeField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictNumberField,
+    StrictSerializer,
+    TenantAPIView,
+    problems,
+    request_data,
+)
+from accounts.api.pagination import parse_limit
+from accounts.api.problems import ValidationProblem
+from gamify.contests import selectors, services
+from gamify.contests.models import Contest
+from gamify.leaderboards.api import LeaderboardEntry, NotQualifiedEntry
+from kpis.api.views import PeriodOutput
+
+
+class PrizeSerializer(serializers.Serializer[dict[str, Any]]):
+    rank_from = serializers.IntegerField(min_value=1, required=False)
+    rank_to = serializers.IntegerField(min_value=1, required=False)
+    coins = serializers.IntegerField(min_value=0, required=False)
+    badge = serializers.CharField(allow_null=True, required=False)
+
+
+class GuardrailSerializer(serializers.Serializer[dict[str, Any]]):
+    kpi = serializers.CharField()
+    op = serializers.ChoiceField(choices=[">=", "<="])
+    value = serializers.FloatField()
+
+
+class ParticipantsSerializer(serializers.Serializer[dict[str, Any]]):
+    teams = serializers.ListField(child=serializers.CharField(), required=False)
+    agents = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class ContestOutput(serializers.Serializer[Contest]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Contest.Kind.choices)
+    entity = serializers.ChoiceField(choices=Contest.Entity.choices)
+    metric = serializers.CharField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    participants = ParticipantsSerializer()
+    min_volume = StrictNumberField(allow_null=True)
+    target = StrictNumberField(allow_null=True)
+    guardrails = GuardrailSerializer(many=True)
+    prizes = PrizeSerializer(many=True)
+    recurrence = serializers.ChoiceField(choices=Contest.Recurrence.choices, allow_null=True)
+    status = serializers.ChoiceField(choices=Contest.Status.choices)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class ContestInput(StrictSerializer):
+    """Structure is checked here; meaning (ids exist, hours align …) by the service."""
+
+    name = StrictCharField(max_length=200, required=False)
+    kind = serializers.ChoiceField(choices=Contest.Kind.values, required=False)
+    entity = serializers.ChoiceField(choices=Contest.Entity.values, required=False)
+    metric = StrictCharField(max_length=40, required=False)
+    starts_at = AwareDateTimeField(required=False)
+    ends_at = AwareDateTimeField(required=False)
+    participants = serializers.DictField(required=False)
+    min_volume = StrictNumberField(required=False, allow_null=True)
+    target = StrictNumberField(required=False, allow_null=True)
+    guardrails = serializers.ListField(child=serializers.DictField(), required=False)
+    prizes = serializers.ListField(child=serializers.DictField(), required=False)
+    recurrence = serializers.ChoiceField(
+        choices=Contest.Recurrence.values, required=False, allow_null=True
+    )
+    draft = StrictBooleanField(required=False)
+
+    REQUIRED = ("name", "metric", "starts_at", "ends_at")
+
+
+class StandingEntry(LeaderboardEntry):
+    prize = PrizeSerializer(allow_null=True)
+
+
+class StandingsOutput(serializers.Serializer[dict[str, Any]]):
+    contest = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Contest.Status.choices)
+    final = serializers.BooleanField()
+    metric = serializers.CharField()
+    period = PeriodOutput()
+    entries = StandingEntry(many=True)
+    around = StandingEntry(many=True)
+    not_qualified = NotQualifiedEntry(many=True)
+
+
+class ContestListApi(TenantAPIView):
+    widget_access = True
+
+    @extend_schema(
+        operation_id="contests_list",
+        parameters=[OpenApiParameter("status", str, enum=Contest.Status.values)],
+        responses={200: ContestOutput(many=True), **problems(400)},
+    )
+    def get(self, request: Request) -> Response:
+        contests = Contest.objects.for_tenant(self.tenant)
+        wanted = request.query_params.get("status")
+        if wanted:
+            if wanted not in Contest.Status.values:
+                raise ValidationProblem({"status": f"One of {', '.join(Contest.Status.values)}."})
+            contests = contests.filter(status=wanted)
+        if self.principal.is_widget:
+            contests = contests.exclude(status=Contest.Status.DRAFT)
+        return self.paginate(contests, ContestOutput, ordering="-id")
+
+    @extend_schema(
+        operation_id="contests_create",
+        request=ContestInput,
+        responses={201: ContestOutput, **problems(400)},
+        description=(
+            "Scheduled, or running at once when starts_at has passed (what already happened in "
+            "the window counts), or a draft with draft=true. Windows fall on the tenant's whole "
+            "hours; a points contest runs from midnight to midnight."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        data = ContestInput(data=request_data(request))
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        missing = [name for name in ContestInput.REQUIRED if name not in values]
+        if missing:
+            raise ValidationProblem(dict.fromkeys(missing, "This field is required."))
+        values.setdefault("kind", Contest.Kind.RANKED)
+        values.setdefault("entity", Contest.Entity.AGENT)
+        draft = values.pop("draft", False)
+        contest = services.contest_create(tenant=self.tenant, values=values, draft=draft)
+        return Response(ContestOutput(contest).data, status=status.HTTP_201_CREATED)
+
+
+class _ContestView(TenantAPIView):
+    widget_access = True
+
+    def contest(self, contest_id: int) -> Contest:
+        contests = Contest.objects.for_tenant(self.tenant).select_related("tenant")
+        if self.principal.is_widget:
+            contests = contests.exclude(status=Contest.Status.DRAFT)
+        contest = contests.filter(pk=contest_id).first()
+        if contest is None:
+            raise NotFound(f"No contest {contest_id}.")
+        return contest
+
+
+class ContestDetailApi(_ContestView):
+    @extend_schema(
+        operation_id="contests_retrieve", responses={200: ContestOutput, **problems(404)}
+    )
+    def get(self, request: Request, contest_id: int) -> Response:
+        return Response(ContestOutput(self.contest(contest_id)).data)
+
+    @extend_schema(
+        operation_id="contests_update",
+        request=ContestInput,
+        responses={200: ContestOutput, **problems(400, 404, 409)},
+        description="Only while draft or scheduled (409 otherwise). draft=false schedules a draft.",
+    )
+    def patch(self, request: Request, contest_id: int) -> Response:
+        contest = self.contest(contest_id)
+        data = ContestInput(data=request_data(request), partial=True)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        draft = changes.pop("draft", None)
+        contest = services.contest_update(contest=contest, changes=changes, draft=draft)
+        return Response(ContestOutput(contest).data)
+
+
+class ContestCancelApi(_ContestView):
+    @extend_schema(
+        operation_id="contests_cancel",
+        request=None,
+        responses={200: ContestOutput, **problems(404, 409)},
+    )
+    def post(self, request: Request, contest_id: int) -> Response:
+        contest = services.contest_cancel(contest=self.contest(contest_id))
+        return Response(ContestOutput(contest).data)
+
+
+class ContestStandingsApi(_ContestView):
+    @extend_schema(
+        operation_id="contests_standings",
+        parameters=[
+            OpenApiParameter("limit", int, description="Entries, 1–100 (default 10)"),
+            OpenApiParameter("around", str, description="An agent: its rank and neighbours"),
+        ],
+        responses={200: StandingsOutput, **problems(400, 404)},
+        description="Live while running; frozen with each entry's prize once final.",
+    )
+    def get(self, request: Request, contest_id: int) -> Response:
+        contest = self.contest(contest_id)
+        around = None
+        if request.query_params.get("around"):
+            around = self.get_agent(request.query_params["around"])
+        limit = parse_limit(request, default=10, maximum=100)
+        return Response(selectors.standings_body(contest, limit=limit, around=around))

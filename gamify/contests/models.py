@@ -1,0 +1,92 @@
+"""Contests and their frozen results."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import TenantOwned
+
+
+class Contest(TenantOwned):
+    class Kind(models.TextChoices):
+        RANKED = "ranked"  # prizes by rank range
+        TARGET = "target"  # everyone who reaches the target wins
+
+    class Entity(models.TextChoices):
+        AGENT = "agent"
+        TEAM = "team"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        SCHEDULED = "scheduled"
+        RUNNING = "running"
+        FINALIZING = "finalizing"  # ended; late events still count during the grace window
+        FINISHED = "finished"
+        CANCELLED = "cancelled"
+
+    class Recurrence(models.TextChoices):
+        DAILY = "daily"
+        WEEKLY = "weekly"
+        MONTHLY = "monthly"
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RANKED)
+    entity = models.CharField(max_length=10, choices=Entity.choices, default=Entity.AGENT)
+    metric = models.CharField(max_length=40, help_text="points or a KPI code")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    participants = models.JSONField(
+        default=dict, blank=True, help_text='{"teams": [...], "agents": [...]} (empty: everyone)'
+    )
+    min_volume = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True)
+    target = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    guardrails = models.JSONField(default=list, blank=True)
+    prizes = models.JSONField(default=list, blank=True)
+    # null is the API's "does not recur"
+    recurrence = models.CharField(  # noqa: DJ001
+        max_length=10, choices=Recurrence.choices, null=True, blank=True
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    previous = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next_instance"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "status"], name="contest_status")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="contest_ends_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContestResult(models.Model):
+    """One entry of a finished contest's frozen standings, with its prize."""
+
+    contest = models.ForeignKey(Contest, on_delete=models.CASCADE, related_name="results")
+    entity_id = models.BigIntegerField()
+    external_id = models.CharField(max_length=128)
+    display_name = models.CharField(max_length=200)
+    rank = models.PositiveIntegerField(null=True, blank=True)
+    value = models.FloatField(null=True, blank=True)
+    volume = models.DecimalField(max_digits=24, decimal_places=3)
+    qualified = models.BooleanField()
+    reason = models.CharField(max_length=300, blank=True)
+    prize_coins = models.PositiveIntegerField(default=0)
+    prize_badge = models.CharField(max_length=60, blank=True)
+    position = models.PositiveIntegerField(help_text="Listing order")
+
+    class Meta:
+        ordering = ["contest", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["contest", "entity_id"], name="contestresult_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contest_id}: #{self.rank} {self.display_name}"

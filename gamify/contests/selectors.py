@@ -1,0 +1,131 @@
+"""Reads of contests: standings (frozen, live from Redis, or from SQL) and an agent's contests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accounts.models import Agent, Team, Tenant
+from gamify.contests.models import Contest
+from gamify.contests.services import (
+    contest_board,
+    contest_standings,
+    participant_ids,
+    prize_for,
+)
+from gamify.leaderboards import live
+from gamify.leaderboards.boards import Board, Standing
+from gamify.leaderboards.service import AROUND, _entry
+from kpis.catalogue import kpi_catalogue
+from kpis.formulas import BUILTIN
+from kpis.periods import Period
+
+LIVE = (Contest.Status.RUNNING, Contest.Status.FINALIZING)
+
+
+def _better(contest: Contest) -> bool:
+    if contest.metric == "points":
+        return True
+    if contest.metric in BUILTIN:
+        return BUILTIN[contest.metric].direction == "higher_is_better"
+    return kpi_catalogue(contest.tenant)[contest.metric].higher_is_better
+
+
+def standings_of(
+    contest: Contest, *, limit: int, around: Agent | None = None, board: Board | None = None
+) -> tuple[list[Standing], list[Standing], list[Standing]]:
+    better = _better(contest)
+    if contest.status in LIVE and contest.entity == "agent" and live.available():
+        board = board or contest_board(contest)
+        answer = live.read(
+            board,
+            limit=limit,
+            better=better,
+            around=around.pk if around else None,
+            around_size=AROUND,
+        )
+        if answer is not None:
+            return answer
+        ranked, unranked = contest_standings(contest)
+        live.write(board, [*ranked, *unranked], full=True)
+    else:
+        ranked, unranked = contest_standings(contest)
+    nearby: list[Standing] = []
+    if around is not None:
+        position = next((i for i, e in enumerate(ranked) if e.entity_id == around.pk), None)
+        if position is not None:
+            nearby = ranked[max(0, position - AROUND) : position + AROUND + 1]
+    return ranked[:limit], unranked[:limit], nearby
+
+
+def standings_body(contest: Contest, *, limit: int, around: Agent | None = None) -> dict[str, Any]:
+    top, unranked, nearby = standings_of(contest, limit=limit, around=around)
+    final = contest.status == Contest.Status.FINISHED
+    better = _better(contest)
+
+    def entry(e: Standing, *, reason: bool = False) -> dict[str, Any]:
+        row = _entry(e, contest.entity, reason=reason)
+        if final and not reason:
+            row["prize"] = e.extra.get("prize")
+        elif not reason:
+            prize = prize_for(contest, e, better)
+            row["prize"] = (
+                {"coins": prize.get("coins", 0), "badge": prize.get("badge")} if prize else None
+            )
+        return row
+
+    return {
+        "contest": contest.pk,
+        "status": contest.status,
+        "final": final,
+        "metric": contest.metric,
+        "period": Period("custom", contest.starts_at, contest.ends_at).as_dict(contest.tenant.tz),
+        "entries": [entry(e) for e in top],
+        "around": [entry(e) for e in nearby],
+        "not_qualified": [entry(e, reason=True) for e in unranked],
+    }
+
+
+def agent_contests(*, tenant: Tenant, agent: Agent) -> list[dict[str, Any]]:
+    """Running contests the agent takes part in, with its rank and value (profile).
+
+    A fixed number of queries however many contests run: contests, their participants and
+    the team tree are read once; standings come from the live boards.
+    """
+    contests = list(
+        Contest.objects.for_tenant(tenant)
+        .filter(status__in=LIVE, entity=Contest.Entity.AGENT)
+        .select_related("tenant")
+        .order_by("ends_at")
+    )
+    if not contests:
+        return []
+    known = participant_ids(tenant, contests)
+    ancestors: set[int] = set()
+    if any(c.participants.get("teams") for c in contests) and agent.team_id:
+        parents = dict(Team.objects.for_tenant(tenant).values_list("id", "parent_id"))
+        node: int | None = agent.team_id
+        while node is not None and node not in ancestors:
+            ancestors.add(node)
+            node = parents.get(node)
+    out = []
+    for contest in contests:
+        board = contest_board(contest, known)
+        everyone = board.agent_ids is None and board.team_ids is None
+        if (
+            not everyone
+            and agent.pk not in (board.agent_ids or ())
+            and not (ancestors & set(board.team_ids or ()))
+        ):
+            continue
+        _, _, nearby = standings_of(contest, limit=1, around=agent, board=board)
+        mine = next((e for e in nearby if e.entity_id == agent.pk), None)
+        out.append(
+            {
+                "id": contest.pk,
+                "name": contest.name,
+                "status": contest.status,
+                "rank": mine.rank if mine else None,
+                "value": mine.value if mine else None,
+            }
+        )
+    return out

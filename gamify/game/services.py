@@ -1,0 +1,390 @@
+"""Writes of the game configuration and ledgers: the one path for the API and the admin.
+
+Validation lives here (raising `ValidationProblem` naming the field), so the admin forms and
+the API refuse exactly the same things.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.api.problems import Problem, ValidationProblem
+from accounts.models import Agent, Tenant
+from gamify.activity.services import activity_record
+from gamify.game.engine import (
+    PERIODS,
+    Context,
+    _levels,
+    _lifetime,
+    _write_day_points,
+    badges_award,
+    points_milestones,
+)
+from gamify.game.models import (
+    AgentDayPoints,
+    Badge,
+    Level,
+    PointAdjustment,
+    PointAward,
+    PointRule,
+)
+from kpis import buckets
+from kpis.catalogue import CatalogueKpi, kpi_catalogue
+
+RULE_FIELDS = (
+    "name",
+    "kpi",
+    "kind",
+    "points",
+    "period",
+    "op",
+    "threshold",
+    "lower",
+    "upper",
+    "min_volume",
+    "cap",
+    "active",
+)
+MAX_POINTS = 1_000_000
+
+
+class Conflict(Problem):
+    status_code = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+def _decimal(value: Any, field: str, *, minimum: Decimal | None = None) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise ValidationProblem({field: "Must be a number."})
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValidationProblem({field: "Must be a number."}) from exc
+    if not number.is_finite() or abs(number) >= Decimal(10) ** 13:
+        raise ValidationProblem({field: "Must be a finite number below 10^13."})
+    if minimum is not None and number < minimum:
+        raise ValidationProblem({field: f"Must be at least {minimum}."})
+    return number
+
+
+def _agent_kpi(catalogue: Mapping[str, CatalogueKpi], code: Any, field: str) -> CatalogueKpi:
+    kpi = catalogue.get(code) if isinstance(code, str) else None
+    if kpi is None:
+        raise ValidationProblem({field: f"Unknown KPI {code!r}."})
+    if kpi.formula is not None and "agent" not in kpi.formula.scopes:
+        raise ValidationProblem({field: f"{code} is measured for teams only."})
+    return kpi
+
+
+def point_rule_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a complete rule; returns the cleaned values. Errors name the field."""
+    clean = dict(values)
+    kpi = _agent_kpi(kpi_catalogue(tenant), clean.get("kpi"), "kpi")
+    kind = clean.get("kind")
+    if kind not in PointRule.Kind.values:
+        raise ValidationProblem({"kind": "Must be per_unit, target or scaled."})
+    if clean.get("period", "day") not in PERIODS:
+        raise ValidationProblem({"period": "Must be day, week or month."})
+    points = clean.get("points")
+    if isinstance(points, bool) or not isinstance(points, int) or not 0 <= points <= MAX_POINTS:
+        raise ValidationProblem({"points": f"Must be a whole number from 0 to {MAX_POINTS}."})
+    cap = clean.get("cap")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
+        raise ValidationProblem({"cap": "Must be a whole number of points, 0 or more."})
+    clean["min_volume"] = _decimal(clean.get("min_volume") or 0, "min_volume", minimum=Decimal(0))
+    for name in ("threshold", "lower", "upper"):
+        clean[name] = _decimal(clean.get(name), name)
+    op = clean.get("op") or ""
+    if kind == PointRule.Kind.TARGET:
+        if clean["threshold"] is None:
+            raise ValidationProblem({"threshold": "A target rule needs a threshold."})
+        if op == "":
+            op = ">=" if kpi.higher_is_better else "<="
+        if op not in (">=", "<="):
+            raise ValidationProblem({"op": "Must be >= or <=."})
+    elif kind == PointRule.Kind.SCALED:
+        if clean["lower"] is None or clean["upper"] is None:
+            missing = "lower" if clean["lower"] is None else "upper"
+            raise ValidationProblem({missing: "A scaled rule needs lower and upper."})
+        if clean["lower"] == clean["upper"]:
+            raise ValidationProblem({"upper": "Must differ from lower."})
+        better = clean["upper"] > clean["lower"]
+        if better != kpi.higher_is_better:
+            raise ValidationProblem(
+                {
+                    "upper": f"{kpi.code} is {kpi.direction.replace('_', ' ')}: upper is the "
+                    "value worth all the points, so it must be on the better side."
+                }
+            )
+    if op not in ("", ">=", "<="):
+        raise ValidationProblem({"op": "Must be >= or <=."})
+    clean["op"] = op
+    if not str(clean.get("name") or "").strip():
+        raise ValidationProblem({"name": "Must not be empty."})
+    return clean
+
+
+def _recompute_later(tenant: Tenant) -> None:
+    """Rules changed: recompute every open period once the change commits."""
+    from gamify.game.tasks import recompute_open_periods
+
+    transaction.on_commit(lambda: recompute_open_periods.delay(tenant.pk), robust=True)
+
+
+def point_rule_create(*, tenant: Tenant, values: Mapping[str, Any]) -> PointRule:
+    clean = point_rule_validate(tenant=tenant, values=values)
+    with transaction.atomic():
+        rule = PointRule.objects.create(
+            tenant=tenant, **{k: clean[k] for k in RULE_FIELDS if k in clean}
+        )
+        _recompute_later(tenant)
+    return rule
+
+
+def point_rule_update(*, rule: PointRule, changes: Mapping[str, Any]) -> PointRule:
+    current = {name: getattr(rule, name) for name in RULE_FIELDS}
+    clean = point_rule_validate(tenant=rule.tenant, values={**current, **changes})
+    with transaction.atomic():
+        for name in RULE_FIELDS:
+            setattr(rule, name, clean[name])
+        rule.save()
+        _recompute_later(rule.tenant)
+    return rule
+
+
+def point_rule_delete(*, rule: PointRule) -> None:
+    """Retire a rule: its open-period points go, its finalized awards stay (they are history)."""
+    with transaction.atomic():
+        rule.active, rule.deleted = False, True
+        rule.save(update_fields=["active", "deleted", "updated_at"])
+        _recompute_later(rule.tenant)
+
+
+def points_adjust(
+    *, tenant: Tenant, agent: Agent, points: int, reason: str, actor: str
+) -> PointAdjustment:
+    """A manual adjustment: counted today (tenant's timezone), in every total, for good."""
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+        raise ValidationProblem({"points": "Must be a non-zero whole number."})
+    if abs(points) > MAX_POINTS:
+        raise ValidationProblem({"points": f"At most {MAX_POINTS} either way."})
+    if not reason.strip():
+        raise ValidationProblem({"reason": "Say why."})
+    day = timezone.now().astimezone(tenant.tz).date()
+    with transaction.atomic():
+        buckets.advisory_lock(buckets.APPLY_LOCK, tenant.pk)
+        adjustment = PointAdjustment.objects.create(
+            tenant=tenant, agent=agent, points=points, reason=reason.strip(), day=day, actor=actor
+        )
+        ctx = Context.load(tenant)
+        _write_day_points(ctx, {(agent.pk, day)})
+        lifetime = _lifetime(ctx, {agent.pk})
+        _levels(ctx, lifetime)
+        badges_award(tenant=tenant, earned=points_milestones(ctx, lifetime))
+        activity_record(
+            tenant=tenant,
+            type="points.adjusted",
+            key=f"adjustment:{adjustment.pk}",
+            agent_id=agent.pk,
+            data={"points": points, "reason": adjustment.reason, "actor": actor},
+        )
+    return adjustment
+
+
+def levels_replace(*, tenant: Tenant, levels: Sequence[Mapping[str, Any]]) -> list[Level]:
+    """Replace the whole level table. Numbers 1, 2, 3 …; min_points start at 0 and strictly
+    increase. Agents' levels are recomputed; nobody is told of a level-up twice."""
+    cleaned = levels_validate(levels)
+    with transaction.atomic():
+        buckets.advisory_lock(buckets.APPLY_LOCK, tenant.pk)
+        Level.objects.for_tenant(tenant).delete()
+        rows = Level.objects.bulk_create(
+            [Level(tenant=tenant, number=n, name=name, min_points=m) for n, name, m in cleaned]
+        )
+        ctx = Context.load(tenant)
+        agents = set(Agent.objects.for_tenant(tenant).values_list("id", flat=True))
+        _levels(ctx, _lifetime(ctx, agents))
+    return rows
+
+
+def levels_validate(levels: Sequence[Mapping[str, Any]]) -> list[tuple[int, str, int]]:
+    """A whole level table checked; errors name the level ("1.min_points")."""
+    if not levels:
+        raise ValidationProblem({"levels": "Give at least one level."})
+    cleaned: list[tuple[int, str, int]] = []
+    for index, level in enumerate(levels):
+        where = f"{index}"
+        if not isinstance(level, Mapping):
+            raise ValidationProblem({where: "Each level is an object."})
+        unknown = sorted(set(level) - {"number", "name", "min_points"})
+        if unknown:
+            raise ValidationProblem({f"{where}.{unknown[0]}": "Unknown field."})
+        number, name, minimum = level.get("number"), level.get("name"), level.get("min_points")
+        if isinstance(number, bool) or not isinstance(number, int) or number != index + 1:
+            raise ValidationProblem(
+                {f"{where}.number": f"Must be {index + 1}: 1, 2, 3 … in order."}
+            )
+        if not isinstance(name, str) or not name.strip() or len(name) > 100:
+            raise ValidationProblem({f"{where}.name": "A name of 1 to 100 characters."})
+        if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 0:
+            raise ValidationProblem({f"{where}.min_points": "A whole number, 0 or more."})
+        if index == 0 and minimum != 0:
+            raise ValidationProblem({f"{where}.min_points": "The first level starts at 0."})
+        if cleaned and minimum <= cleaned[-1][2]:
+            raise ValidationProblem(
+                {f"{where}.min_points": "Must be more than the previous level's min_points."}
+            )
+        cleaned.append((number, name.strip(), minimum))
+    return cleaned
+
+
+# --- badges ---------------------------------------------------------------------------------
+CRITERIA_FIELDS: dict[str, dict[str, bool]] = {  # field → required
+    "kpi_threshold": {
+        "kpi": True,
+        "op": False,
+        "threshold": True,
+        "period": True,
+        "min_volume": False,
+    },
+    "count": {"kpi": True, "count": True, "period": False},
+    "streak": {
+        "kpi": True,
+        "op": False,
+        "threshold": True,
+        "period": True,
+        "length": True,
+        "min_volume": False,
+    },
+    "points": {"points": True},
+    "contest_place": {"contest": False, "rank": True},
+}
+
+
+def badge_criteria_validate(*, tenant: Tenant, criteria: Any) -> dict[str, Any]:
+    if not isinstance(criteria, Mapping):
+        raise ValidationProblem({"criteria": "Must be an object with a kind."})
+    kind = criteria.get("kind")
+    if kind not in CRITERIA_FIELDS:
+        raise ValidationProblem({"criteria.kind": f"Must be one of {', '.join(CRITERIA_FIELDS)}."})
+    fields = CRITERIA_FIELDS[kind]
+    unknown = sorted(set(criteria) - set(fields) - {"kind"})
+    if unknown:
+        raise ValidationProblem({f"criteria.{unknown[0]}": f"Not a field of {kind} criteria."})
+    for name, required in fields.items():
+        if required and criteria.get(name) is None:
+            raise ValidationProblem({f"criteria.{name}": "This field is required."})
+    clean: dict[str, Any] = {"kind": kind}
+    catalogue = kpi_catalogue(tenant)
+    if "kpi" in fields:
+        kpi = _agent_kpi(catalogue, criteria.get("kpi"), "criteria.kpi")
+        clean["kpi"] = kpi.code
+    if "op" in fields:
+        op = criteria.get("op") or (">=" if kpi.higher_is_better else "<=")
+        if op not in (">=", "<="):
+            raise ValidationProblem({"criteria.op": "Must be >= or <=."})
+        clean["op"] = op
+    if "threshold" in fields:
+        clean["threshold"] = float(_decimal(criteria["threshold"], "criteria.threshold") or 0)
+    if "min_volume" in fields:
+        minimum = _decimal(criteria.get("min_volume", 0), "criteria.min_volume", minimum=Decimal(0))
+        clean["min_volume"] = float(minimum or 0)
+    if "period" in fields:
+        allowed = {
+            "kpi_threshold": PERIODS,
+            "streak": ("day", "week"),
+            "count": (*PERIODS, "lifetime"),
+        }[kind]
+        period = criteria.get("period", "lifetime")
+        if period not in allowed:
+            raise ValidationProblem({"criteria.period": f"Must be one of {', '.join(allowed)}."})
+        clean["period"] = period
+    for name, minimum_value in (("count", 1), ("length", 2), ("points", 1), ("rank", 1)):
+        if name in fields and criteria.get(name) is not None:
+            value = criteria[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum_value:
+                raise ValidationProblem(
+                    {f"criteria.{name}": f"A whole number, {minimum_value} or more."}
+                )
+            clean[name] = value
+    if kind == "contest_place":
+        contest = criteria.get("contest")
+        if contest is not None and (isinstance(contest, bool) or not isinstance(contest, int)):
+            raise ValidationProblem({"criteria.contest": "A contest id, or null for any contest."})
+        clean["contest"] = contest
+    return clean
+
+
+BADGE_FIELDS = ("name", "description", "icon", "coins", "repeatable", "criteria", "active")
+
+
+def badge_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[str, Any]:
+    clean = {k: values[k] for k in BADGE_FIELDS if k in values}
+    clean["criteria"] = badge_criteria_validate(tenant=tenant, criteria=values.get("criteria"))
+    coins = clean.get("coins", 0)
+    if isinstance(coins, bool) or not isinstance(coins, int) or not 0 <= coins <= MAX_POINTS:
+        raise ValidationProblem({"coins": f"A whole number from 0 to {MAX_POINTS}."})
+    icon = str(clean.get("icon") or "")
+    if icon.startswith("http") and not icon.startswith("https://"):
+        raise ValidationProblem({"icon": "An emoji, a short name, or an https:// URL."})
+    if not str(clean.get("name") or "").strip():
+        raise ValidationProblem({"name": "Must not be empty."})
+    return clean
+
+
+def badge_code_errors(code: Any) -> list[str]:
+    from kpis.services.catalogue import CODE_PATTERN
+
+    if not isinstance(code, str) or not CODE_PATTERN.match(code.replace("-", "_")):
+        return ["2–40 characters: lowercase letters, digits, - and _, starting with a letter."]
+    return []
+
+
+def badge_create(*, tenant: Tenant, code: str, values: Mapping[str, Any]) -> Badge:
+    if errors := badge_code_errors(code):
+        raise ValidationProblem({"code": errors})
+    clean = badge_validate(tenant=tenant, values=values)
+    with transaction.atomic():
+        if Badge.objects.for_tenant(tenant).filter(code=code).exists():
+            raise Conflict(f"A badge {code!r} exists.", errors={"code": ["Already exists."]})
+        badge = Badge.objects.create(tenant=tenant, code=code, **clean)
+        _recompute_later(tenant)  # a monotone badge may already be earned
+    return badge
+
+
+def badge_update(*, badge: Badge, changes: Mapping[str, Any]) -> Badge:
+    current = {name: getattr(badge, name) for name in BADGE_FIELDS}
+    clean = badge_validate(tenant=badge.tenant, values={**current, **changes})
+    with transaction.atomic():
+        for name, value in clean.items():
+            setattr(badge, name, value)
+        badge.save()
+        _recompute_later(badge.tenant)
+    return badge
+
+
+def game_rebuild(*, tenant: Tenant) -> str:
+    """Recompute the game from scratch: open-period awards, points per day, lifetime points
+    and levels are dropped and derived again from the buckets. Finalized awards, badges,
+    adjustments and the record of levels reached are ledgers: they stay."""
+    from gamify.game.engine import game_recompute
+
+    with transaction.atomic():
+        buckets.advisory_lock(buckets.APPLY_LOCK, tenant.pk)
+        PointAward.objects.for_tenant(tenant).filter(finalized=False).delete()
+        AgentDayPoints.objects.filter(tenant=tenant).delete()
+        outcome = game_recompute(tenant=tenant, agent_days=None)
+    return str(outcome)
+
+
+def today(tenant: Tenant) -> date:
+    return timezone.now().astimezone(tenant.tz).date()

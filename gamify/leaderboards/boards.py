@@ -1,0 +1,390 @@
+"""Boards: who stands where on a metric over a window, computed from SQL.
+
+A `Board` is a metric (points or a KPI) over a window (a period, or a contest's window) for
+agents or teams, optionally limited to participants, with a minimum volume and guardrails.
+`standings` evaluates it from the buckets; `rank` orders the result. The Redis copy
+(live.py) stores exactly these standings under exactly this order, so both answer alike.
+
+Order (API.md): by value in the KPI's direction; ties share a rank (1, 2, 2, 4) and are
+listed by higher volume, then display name. The tie-break is encoded once, in `member`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Sum
+
+from accounts.models import Agent, Team, Tenant
+from gamify.game.engine import meets
+from gamify.game.models import AgentDayPoints
+from kpis.catalogue import CatalogueKpi, kpi_catalogue
+from kpis.formulas import BUILTIN, COUNTERS, N_COUNTERS, KpiValue, builtin_value
+from kpis.models import AgentDay, AgentHour, AgentMetricHour, TeamDay, TeamHour, TeamMetricHour
+from kpis.selectors import custom_value
+
+MAX_VOLUME_E3 = 10**16 - 1
+NAME_KEY_LENGTH = 40
+
+
+@dataclass(frozen=True)
+class Guardrail:
+    kpi: str
+    op: str
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Board:
+    tenant: Tenant
+    key: str  # names the board in Redis ("points:day:2026-11-23", "contest:42")
+    metric: str  # "points" or a KPI code
+    start: datetime | None  # window [start, end); None = open-ended ("all")
+    end: datetime | None
+    entity: str = "agent"  # or "team"
+    agent_ids: frozenset[int] | None = None  # participants (None: every active agent)
+    team_ids: frozenset[int] | None = None  # participants' teams, sub-teams included
+    min_volume: Decimal | None = None  # None: the KPI's own minimum volume
+    guardrails: tuple[Guardrail, ...] = ()
+
+    @property
+    def day_aligned(self) -> bool:
+        tz = self.tenant.tz
+        return all(
+            t is None or t.astimezone(tz).time() == datetime.min.time()
+            for t in (self.start, self.end)
+        )
+
+    def days(self) -> tuple[date | None, date | None]:
+        tz = self.tenant.tz
+        return (
+            self.start.astimezone(tz).date() if self.start else None,
+            self.end.astimezone(tz).date() if self.end else None,
+        )
+
+
+@dataclass
+class Standing:
+    entity_id: int
+    external_id: str
+    name: str
+    value: float | None
+    volume: Decimal
+    qualified: bool
+    reason: str = ""
+    member: str = ""
+    score: float = 0.0
+    rank: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def name_key(name: str) -> str:
+    return name.casefold().replace("|", "/")[:NAME_KEY_LENGTH]
+
+
+def member(entity_id: int, name: str, volume: Decimal) -> str:
+    """The tie-break as a string whose byte order is the listing order: higher volume first,
+    then display name (case-insensitive), then id. Redis orders equal scores by member."""
+    inverted = MAX_VOLUME_E3 - min(MAX_VOLUME_E3, int(volume * 1000))
+    return f"{inverted:016d}|{name_key(name)}|{entity_id}"
+
+
+def entity_of(member_string: str) -> int:
+    return int(member_string.rsplit("|", 1)[1])
+
+
+def score_of(value: float, higher_is_better: bool) -> float:
+    """Ascending score: the best entry has the lowest score."""
+    return -value if higher_is_better else value
+
+
+def higher_is_better(board: Board, catalogue: Mapping[str, CatalogueKpi] | None = None) -> bool:
+    """The metric's direction; built-in KPIs and points need no database."""
+    if board.metric == "points":
+        return True
+    formula = BUILTIN.get(board.metric)
+    if formula is not None:
+        return formula.direction == "higher_is_better"
+    catalogue = catalogue if catalogue is not None else kpi_catalogue(board.tenant)
+    return catalogue[board.metric].higher_is_better
+
+
+# --- sums from the buckets ------------------------------------------------------------------
+def _counter_rows(board: Board, ids: Iterable[int] | None, entity: str) -> Any:
+    by_day = board.day_aligned
+    model: Any
+    if entity == "agent":
+        model = AgentDay if by_day else AgentHour
+        key = "agent_id"
+    else:
+        model = TeamDay if by_day else TeamHour
+        key = "team_id"
+    rows = model.objects.filter(tenant_id=board.tenant.pk)
+    if ids is not None:
+        rows = rows.filter(**{f"{key}__in": list(ids)})
+    first, after = board.days()
+    if by_day:
+        if first is not None:
+            rows = rows.filter(day__gte=first)
+        if after is not None:
+            rows = rows.filter(day__lt=after)
+    else:
+        if board.start is not None:
+            rows = rows.filter(hour__gte=board.start)
+        if board.end is not None:
+            rows = rows.filter(hour__lt=board.end)
+    return rows.values(key).annotate(**{f"s_{c}": Sum(c) for c in COUNTERS}), key
+
+
+def counter_sums(board: Board, ids: Iterable[int] | None, entity: str) -> dict[int, list[int]]:
+    rows, key = _counter_rows(board, ids, entity)
+    return {row[key]: [int(row[f"s_{c}"] or 0) for c in COUNTERS] for row in rows}
+
+
+def metric_sums(
+    board: Board, ids: Iterable[int] | None, entity: str, code: str
+) -> dict[int, tuple[int, int]]:
+    model: Any = AgentMetricHour if entity == "agent" else TeamMetricHour
+    key = "agent_id" if entity == "agent" else "team_id"
+    rows = model.objects.filter(tenant_id=board.tenant.pk, kpi=code)
+    if ids is not None:
+        rows = rows.filter(**{f"{key}__in": list(ids)})
+    if board.start is not None:
+        rows = rows.filter(hour__gte=board.start)
+    if board.end is not None:
+        rows = rows.filter(hour__lt=board.end)
+    return {
+        entity_id: (int(v or 0), int(c or 0))
+        for entity_id, v, c in rows.values(key)
+        .annotate(v=Sum("value_e4"), c=Sum("count_e4"))
+        .values_list(key, "v", "c")
+    }
+
+
+def points_sums(board: Board, agent_ids: Iterable[int] | None) -> dict[int, int]:
+    rows = AgentDayPoints.objects.filter(tenant=board.tenant)
+    if agent_ids is not None:
+        rows = rows.filter(agent_id__in=list(agent_ids))
+    first, after = board.days()
+    if first is not None:
+        rows = rows.filter(day__gte=first)
+    if after is not None:
+        rows = rows.filter(day__lt=after)
+    return dict(rows.values("agent_id").annotate(t=Sum("points")).values_list("agent_id", "t"))
+
+
+def kpi_values(
+    board: Board,
+    kpi: CatalogueKpi,
+    ids: Iterable[int] | None,
+    entity: str,
+    sums: dict[int, list[int]] | None = None,
+) -> dict[int, KpiValue]:
+    if kpi.formula is not None:
+        sums = sums if sums is not None else counter_sums(board, ids, entity)
+        return {i: builtin_value(kpi.formula, s, kpi.min_volume) for i, s in sums.items()}
+    return {
+        i: custom_value(kpi, v, c)
+        for i, (v, c) in metric_sums(board, ids, entity, kpi.code).items()
+    }
+
+
+# --- who takes part -------------------------------------------------------------------------
+def _team_tree(tenant: Tenant) -> dict[int | None, list[int]]:
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for pk, parent in Team.objects.for_tenant(tenant).values_list("id", "parent_id"):
+        children[parent].append(pk)
+    return children
+
+
+def _subtree(children: dict[int | None, list[int]], root: int) -> set[int]:
+    found, stack = {root}, [root]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def participants(board: Board) -> dict[int, tuple[str, str]]:
+    """{entity id: (external id, display name)} of the board's possible entries."""
+    if board.entity == "team":
+        teams = Team.objects.for_tenant(board.tenant)
+        if board.team_ids is not None:
+            teams = teams.filter(pk__in=board.team_ids)
+        return {pk: (ext, name) for pk, ext, name in teams.values_list("id", "external_id", "name")}
+    agents = Agent.objects.for_tenant(board.tenant).filter(active=True)
+    if board.agent_ids is not None or board.team_ids is not None:
+        children = _team_tree(board.tenant) if board.team_ids else {}
+        in_teams: set[int] = set().union(*(_subtree(children, t) for t in board.team_ids or ()))
+        condition_ids = set(board.agent_ids or ())
+        agents = agents.filter(pk__in=condition_ids) | agents.filter(team_id__in=in_teams)
+    return {
+        pk: (ext, name) for pk, ext, name in agents.values_list("id", "external_id", "display_name")
+    }
+
+
+# --- standings ------------------------------------------------------------------------------
+def standings(board: Board, *, only: Iterable[int] | None = None) -> list[Standing]:
+    """Every entity with activity in the window (or only those given), qualified or not."""
+    catalogue = kpi_catalogue(board.tenant)
+    people = participants(board)
+    if board.entity == "team":
+        team_ids = set(people) if only is None else set(only) & set(people)
+        return _team_standings(board, catalogue, people, team_ids)
+    # Filter by id only for a subset: for a whole tenant a join-free scan is cheaper than an
+    # IN list of every agent, and inactive agents are dropped below.
+    everyone = only is None and board.agent_ids is None and board.team_ids is None
+    ids = None if everyone else (set(people) if only is None else set(only) & set(people))
+    better = higher_is_better(board, catalogue)
+    out: list[Standing] = []
+    if board.metric == "points":
+        for agent, points in points_sums(board, ids).items():
+            if agent in people:
+                who = people[agent]
+                out.append(_standing(agent, who, float(points), Decimal(points), True, better))
+        return out
+    kpi = catalogue[board.metric]
+    values = kpi_values(board, kpi, ids, "agent")
+    guard = _guardrail_values(board, catalogue, ids, "agent") if board.guardrails else {}
+    minimum = kpi.min_volume if board.min_volume is None else board.min_volume
+    for agent, value in values.items():
+        if agent not in people:
+            continue
+        volume = Decimal(str(value.volume))
+        if volume <= 0:
+            continue  # no activity: in neither list
+        qualified, reason = _qualifies(board, value, volume, minimum, guard.get(agent, {}))
+        out.append(_standing(agent, people[agent], value.value, volume, qualified, better, reason))
+    return out
+
+
+def _qualifies(
+    board: Board,
+    value: KpiValue,
+    volume: Decimal,
+    minimum: Decimal,
+    guard: dict[str, KpiValue],
+) -> tuple[bool, str]:
+    if value.value is None:
+        return False, "no value"
+    if volume < minimum:
+        return False, f"volume {volume.normalize():f} under the minimum {minimum.normalize():f}"
+    for rail in board.guardrails:
+        rail_value = guard.get(rail.kpi)
+        shown = rail_value.value if rail_value else None
+        if not meets(shown, rail.op, rail.value):
+            return (
+                False,
+                f"guardrail {rail.kpi} {rail.op} {rail.value.normalize():f} not met ({shown})",
+            )
+    return True, ""
+
+
+def _guardrail_values(
+    board: Board, catalogue: dict[str, CatalogueKpi], ids: set[int] | None, entity: str
+) -> dict[int, dict[str, KpiValue]]:
+    out: dict[int, dict[str, KpiValue]] = defaultdict(dict)
+    sums = counter_sums(board, ids, entity)
+    for rail in board.guardrails:
+        kpi = catalogue[rail.kpi]
+        for entity_id, value in kpi_values(board, kpi, ids, entity, sums=sums).items():
+            out[entity_id][rail.kpi] = value
+    return out
+
+
+def _standing(
+    entity_id: int,
+    who: tuple[str, str],
+    value: float | None,
+    volume: Decimal,
+    qualified: bool,
+    better: bool,
+    reason: str = "",
+) -> Standing:
+    standing = Standing(entity_id, who[0], who[1], value, volume, qualified, reason)
+    standing.member = member(entity_id, who[1], volume)
+    standing.score = score_of(value, better) if qualified and value is not None else float(-volume)
+    return standing
+
+
+def _team_standings(
+    board: Board,
+    catalogue: dict[str, CatalogueKpi],
+    people: dict[int, tuple[str, str]],
+    ids: set[int] | None,
+) -> list[Standing]:
+    """Teams on the ratio of the sums of their subtree (or on their agents' points)."""
+    children = _team_tree(board.tenant)
+    subtrees = {team: _subtree(children, team) for team in (ids if ids is not None else people)}
+    better = higher_is_better(board, catalogue)
+    out: list[Standing] = []
+    if board.metric == "points":
+        agent_team = dict(
+            Agent.objects.for_tenant(board.tenant)
+            .filter(active=True, team__isnull=False)
+            .values_list("id", "team_id")
+        )
+        points = points_sums(board, agent_team.keys())
+        per_team: dict[int, int] = defaultdict(int)
+        present: set[int] = set()
+        for agent, total in points.items():
+            per_team[agent_team[agent]] += total
+            present.add(agent_team[agent])
+        for team, members in subtrees.items():
+            if members & present:
+                total = sum(per_team[t] for t in members)
+                out.append(
+                    _standing(team, people[team], float(total), Decimal(total), True, better)
+                )
+        return out
+    kpi = catalogue[board.metric]
+    if kpi.formula is None:
+        raw = metric_sums(board, None, "team", kpi.code)
+    else:
+        raw_counters = counter_sums(board, None, "team")
+    minimum = kpi.min_volume if board.min_volume is None else board.min_volume
+    for team, members in subtrees.items():
+        if kpi.formula is None:
+            v = sum(raw.get(t, (0, 0))[0] for t in members)
+            c = sum(raw.get(t, (0, 0))[1] for t in members)
+            value = custom_value(kpi, v, c)
+            guard: dict[str, KpiValue] = {}
+        else:
+            summed = [0] * N_COUNTERS
+            for t in members:
+                for i, x in enumerate(raw_counters.get(t, ())):
+                    summed[i] += x
+            value = builtin_value(kpi.formula, summed, kpi.min_volume)
+            guard = {
+                rail.kpi: builtin_value(catalogue[rail.kpi].formula, summed, Decimal(0))  # type: ignore[arg-type]
+                for rail in board.guardrails
+                if catalogue[rail.kpi].formula is not None
+            }
+        volume = Decimal(str(value.volume))
+        if volume <= 0:
+            continue
+        qualified, reason = _qualifies(board, value, volume, minimum, guard)
+        out.append(_standing(team, people[team], value.value, volume, qualified, better, reason))
+    return out
+
+
+def rank(entries: Sequence[Standing]) -> tuple[list[Standing], list[Standing]]:
+    """(ranked qualified entries, not-qualified entries), each in listing order."""
+    qualified = sorted((e for e in entries if e.qualified), key=lambda e: (e.score, e.member))
+    previous: float | None = None
+    for position, entry in enumerate(qualified, start=1):
+        if entry.score != previous:
+            entry.rank, previous = position, entry.score
+        else:
+            entry.rank = qualified[position - 2].rank
+    not_qualified = sorted(
+        (e for e in entries if not e.qualified), key=lambda e: (e.score, e.member)
+    )
+    return qualified, not_qualified

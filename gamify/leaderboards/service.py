@@ -1,0 +1,287 @@
+"""Leaderboards: answered from Redis for current periods, from SQL for everything else.
+
+* `leaderboard(...)` answers GET /leaderboards: the live board when Redis has it (current day,
+  week or month, tenant scope, agents), else SQL over the buckets — the same standings either
+  way (a test compares them on random data).
+* `boards_refresh(...)` keeps the live boards: called by the apply task after points were
+  recomputed, it *sets* the touched agents' entries from recomputed values.
+* `board_populate(...)` fills a whole live board (cold start, flush, rebuild).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from accounts.api.problems import ValidationProblem
+from accounts.models import Agent, Team, Tenant
+from accounts.selectors import team_descendants
+from gamify.leaderboards import live
+from gamify.leaderboards.boards import (
+    Board,
+    Standing,
+    _qualifies,
+    _standing,
+    counter_sums,
+    higher_is_better,
+    points_sums,
+    rank,
+    standings,
+)
+from kpis.catalogue import CatalogueKpi, kpi_catalogue
+from kpis.formulas import BUILTIN, builtin_value
+from kpis.periods import Period, local_today, period_of
+from kpis.selectors import custom_value
+
+LIVE_KINDS = ("day", "week", "month")
+AROUND = 2
+
+
+def period_board(
+    tenant: Tenant, metric: str, period: Period, *, entity: str = "agent", **filters: Any
+) -> Board:
+    start = period.start.astimezone(tenant.tz).date().isoformat() if period.start else "all"
+    key = f"{metric}:{period.type}:{start}"
+    if period.type == "custom":
+        key = f"{metric}:custom:{period.start}:{period.end}"
+    return Board(
+        tenant=tenant,
+        key=key,
+        metric=metric,
+        start=period.start,
+        end=period.end,
+        entity=entity,
+        **filters,
+    )
+
+
+def live_metrics(catalogue: Mapping[str, CatalogueKpi]) -> list[str]:
+    """The metrics kept live: points and every KPI measured per agent."""
+    return ["points"] + [
+        code
+        for code, kpi in catalogue.items()
+        if kpi.formula is None or "agent" in kpi.formula.scopes
+    ]
+
+
+def current_periods(tenant: Tenant) -> list[Period]:
+    today = local_today(tenant)
+    return [period_of(kind, today, tenant) for kind in LIVE_KINDS]
+
+
+def _is_live(period: Period, tenant: Tenant) -> bool:
+    return period.type in LIVE_KINDS and period in current_periods(tenant)
+
+
+# --- reads ----------------------------------------------------------------------------------
+def leaderboard(
+    *,
+    tenant: Tenant,
+    metric: str,
+    period: Period,
+    scope: str = "tenant",
+    entity: str = "agent",
+    limit: int = 10,
+    around: Agent | None = None,
+) -> dict[str, Any]:
+    # Built-in KPIs and points are known without the database: a live board costs no query.
+    if metric == "points" or metric in BUILTIN:
+        scopes = BUILTIN[metric].scopes if metric in BUILTIN else ("agent", "team")
+    else:
+        custom = kpi_catalogue(tenant).get(metric)
+        if custom is None:
+            raise ValidationProblem({"metric": f"Use points or a KPI code (unknown {metric!r})."})
+        scopes = ("agent", "team")
+    if entity not in scopes:
+        raise ValidationProblem({"metric": f"{metric} is not measured per {entity}."})
+    filters: dict[str, Any] = {}
+    if scope != "tenant":
+        prefix, _, external_id = scope.partition(":")
+        if prefix != "team" or not external_id:
+            raise ValidationProblem({"scope": "Use tenant or team:<external id>."})
+        team = Team.objects.for_tenant(tenant).filter(external_id=external_id).first()
+        if team is None:
+            raise ValidationProblem({"scope": f"No team {external_id!r}."})
+        subtree = team_descendants(tenant=tenant, team_id=team.pk)
+        if entity == "team":
+            filters["team_ids"] = frozenset(subtree - {team.pk})
+        else:
+            filters["team_ids"] = frozenset({team.pk})
+    board = period_board(tenant, metric, period, entity=entity, **filters)
+    better = higher_is_better(board)
+    answer = None
+    source = "sql"
+    if entity == "agent" and scope == "tenant" and _is_live(period, tenant) and live.available():
+        answer = live.read(
+            board,
+            limit=limit,
+            better=better,
+            around=around.pk if around else None,
+            around_size=AROUND,
+        )
+        if answer is None:
+            _populate_later(board)
+        else:
+            source = "live"
+    if answer is None:
+        ranked, not_qualified = rank(standings(board))
+        nearby: list[Standing] = []
+        if around is not None:
+            position = next((i for i, e in enumerate(ranked) if e.entity_id == around.pk), None)
+            if position is not None:
+                nearby = ranked[max(0, position - AROUND) : position + AROUND + 1]
+        answer = (ranked[:limit], not_qualified[:limit], nearby)
+    top, unranked, nearby = answer
+    return {
+        "source": source,
+        "metric": metric,
+        "period": period.as_dict(tenant.tz),
+        "entries": [_entry(e, entity) for e in top],
+        "around": [_entry(e, entity) for e in nearby],
+        "not_qualified": [_entry(e, entity, reason=True) for e in unranked],
+    }
+
+
+def _number(value: Decimal | float) -> int | float:
+    number = Decimal(str(value))
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _entry(entry: Standing, entity: str, *, reason: bool = False) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "rank": entry.rank,
+        entity: entry.external_id,
+        "display_name": entry.name,
+        "value": _number(entry.value) if entry.value is not None else None,
+        "volume": _number(entry.volume),
+    }
+    if reason:
+        row.pop("rank")
+        row["reason"] = entry.reason
+    return row
+
+
+def _populate_later(board: Board) -> None:
+    from gamify.tasks import populate_board
+
+    client = live.get_redis()
+    lock = live._base(board) + ":populating"
+    if client is not None and client.set(lock, "1", nx=True, ex=60):
+        kind = board.key.split(":")[1]
+        populate_board.delay(board.tenant.pk, board.metric, kind)
+
+
+# --- writes ---------------------------------------------------------------------------------
+def board_populate(*, tenant: Tenant, metric: str, kind: str) -> int:
+    """Fill a current period's live board from SQL; returns its number of entries."""
+    period = period_of(kind, local_today(tenant), tenant)
+    board = period_board(tenant, metric, period)
+    entries = standings(board)
+    live.write(board, entries, full=True)
+    return len(entries)
+
+
+def boards_populate_all(*, tenant: Tenant) -> int:
+    if not live.available():
+        return 0
+    catalogue = kpi_catalogue(tenant)
+    return sum(
+        board_populate(tenant=tenant, metric=metric, kind=kind)
+        for metric in live_metrics(catalogue)
+        for kind in LIVE_KINDS
+    )
+
+
+def boards_refresh(*, tenant: Tenant, agent_days: Mapping[int, Iterable[date]]) -> int:
+    """Set the live entries of agents whose current periods changed. Returns entries written.
+
+    One query per period kind for KPI sums (and one for points): every live metric's value is
+    derived from those sums, so the cost does not grow with the number of KPIs.
+    """
+    if not live.available() or not agent_days:
+        return 0
+    catalogue = kpi_catalogue(tenant)
+    metrics = live_metrics(catalogue)
+    people = {
+        pk: (ext, name, active)
+        for pk, ext, name, active in Agent.objects.for_tenant(tenant)
+        .filter(pk__in=list(agent_days))
+        .values_list("id", "external_id", "display_name", "active")
+    }
+    written = 0
+    for period in current_periods(tenant):
+        assert period.start is not None
+        assert period.end is not None
+        first = period.start.astimezone(tenant.tz).date()
+        after = period.end.astimezone(tenant.tz).date()
+        ids = {
+            agent
+            for agent, days in agent_days.items()
+            if agent in people and any(first <= d < after for d in days)
+        }
+        if not ids:
+            continue
+        gone = {a for a in ids if not people[a][2]}
+        ids -= gone
+        base = period_board(tenant, "points", period)
+        sums = counter_sums(base, ids, "agent")
+        points = points_sums(base, ids)
+        for metric in metrics:
+            board = replace(base, metric=metric, key=base.key.replace("points", metric, 1))
+            if gone:
+                live.remove(board, gone)
+            entries = _entries_from_sums(board, catalogue, metric, ids, people, sums, points)
+            missing = ids - {e.entity_id for e in entries}
+            if missing:
+                live.remove(board, missing)
+            live.write(board, entries, full=False)
+            written += len(entries)
+    return written
+
+
+def _entries_from_sums(
+    board: Board,
+    catalogue: Mapping[str, CatalogueKpi],
+    metric: str,
+    ids: set[int],
+    people: Mapping[int, tuple[str, str, bool]],
+    sums: Mapping[int, list[int]],
+    points: Mapping[int, int],
+) -> list[Standing]:
+    better = higher_is_better(board, dict(catalogue))
+    out: list[Standing] = []
+    if metric == "points":
+        for agent in ids:
+            if agent in points:
+                total = points[agent]
+                who = people[agent][:2]
+                out.append(_standing(agent, who, float(total), Decimal(total), True, better))
+        return out
+    kpi = catalogue[metric]
+    if kpi.formula is None:
+        from gamify.leaderboards.boards import metric_sums
+
+        values = {
+            a: custom_value(kpi, v, c)
+            for a, (v, c) in metric_sums(board, ids, "agent", metric).items()
+        }
+    else:
+        values = {a: builtin_value(kpi.formula, s, kpi.min_volume) for a, s in sums.items()}
+    for agent, value in values.items():
+        volume = Decimal(str(value.volume))
+        if volume <= 0 or agent not in ids:
+            continue
+        qualified, reason = _qualifies(board, value, volume, kpi.min_volume, {})
+        who = people[agent][:2]
+        out.append(_standing(agent, who, value.value, volume, qualified, better, reason))
+    return out
+
+
+def agent_rank(*, tenant: Tenant, agent: Agent, metric: str, period: Period) -> int | None:
+    """An agent's rank on a board (None when not ranked): live when Redis has the board."""
+    board = leaderboard(tenant=tenant, metric=metric, period=period, limit=1, around=agent)
+    mine = next((e for e in board["around"] if e["agent"] == agent.external_id), None)
+    return mine["rank"] if mine else None

@@ -1,0 +1,95 @@
+"""The rewards catalogue: one set of rules for the API and the admin."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+
+from accounts.api.problems import ValidationProblem
+from accounts.models import Tenant
+from gamify.wallet.models import MAX_AMOUNT, Redemption, Reward
+
+REWARD_FIELDS = (
+    "name",
+    "description",
+    "image_url",
+    "cost",
+    "stock",
+    "per_agent_monthly_limit",
+    "active",
+)
+
+
+def _whole(value: Any, field: str, *, low: int, nullable: bool) -> int | None:
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationProblem({field: "Must be a whole number."})
+    if not low <= value <= MAX_AMOUNT:
+        raise ValidationProblem({field: f"Must be from {low} to {MAX_AMOUNT}."})
+    return value
+
+
+def reward_validate(*, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The catalogue's rules, shared by the API and the admin; 400s name the field."""
+    cleaned: dict[str, Any] = {}
+    unknown = sorted(set(values) - set(REWARD_FIELDS))
+    if unknown:
+        raise ValidationProblem(dict.fromkeys(unknown, "Unknown field."))
+    if "name" in values:
+        name = values["name"]
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationProblem({"name": "Give the reward a name."})
+        cleaned["name"] = name.strip()[:200]
+    if "description" in values:
+        cleaned["description"] = str(values["description"] or "")
+    if "image_url" in values:
+        url = values["image_url"] or None
+        if url is not None and not (isinstance(url, str) and url.lower().startswith("https://")):
+            raise ValidationProblem({"image_url": "Must be an https:// URL."})
+        cleaned["image_url"] = url
+    if "cost" in values:
+        cleaned["cost"] = _whole(values["cost"], "cost", low=1, nullable=False)
+    if "stock" in values:
+        cleaned["stock"] = _whole(values["stock"], "stock", low=0, nullable=True)
+    if "per_agent_monthly_limit" in values:
+        cleaned["per_agent_monthly_limit"] = _whole(
+            values["per_agent_monthly_limit"], "per_agent_monthly_limit", low=1, nullable=True
+        )
+    if "active" in values:
+        if not isinstance(values["active"], bool):
+            raise ValidationProblem({"active": "Must be true or false."})
+        cleaned["active"] = values["active"]
+    return cleaned
+
+
+def reward_create(*, tenant: Tenant, values: Mapping[str, Any]) -> Reward:
+    cleaned = reward_validate(values=values)
+    missing = [f for f in ("name", "cost") if f not in cleaned]
+    if missing:
+        raise ValidationProblem(dict.fromkeys(missing, "This field is required."))
+    return Reward.objects.create(tenant=tenant, **cleaned)
+
+
+def reward_update(*, reward: Reward, changes: Mapping[str, Any]) -> Reward:
+    cleaned = reward_validate(values=changes)
+    if cleaned:
+        for name, value in cleaned.items():
+            setattr(reward, name, value)
+        reward.save(update_fields=[*cleaned, "updated_at"])
+    return reward
+
+
+def reward_delete(*, reward: Reward) -> bool:
+    """Delete a reward nobody redeemed; otherwise deactivate it (its redemptions keep
+    pointing at it). True when deleted."""
+    with transaction.atomic():
+        if not Redemption.objects.filter(reward=reward).exists():
+            reward.delete()
+            return True
+        if reward.active:
+            reward.active = False
+            reward.save(update_fields=["active", "updated_at"])
+    return False

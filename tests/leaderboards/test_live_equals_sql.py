@@ -1,0 +1,156 @@
+"""Live boards (Redis, kept incrementally by the apply task) answer exactly what SQL answers,
+for random data — and a current-day board is served with no SQL query at all."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accounts.services import agent_upsert, team_upsert, tenant_create
+from gamify.game import services as game
+from gamify.leaderboards import live
+from gamify.leaderboards.boards import rank, standings
+from gamify.leaderboards.service import (
+    boards_populate_all,
+    current_periods,
+    leaderboard,
+    period_board,
+)
+from kpis.services.ingestion import batches_apply, event_void, events_ingest
+from tests.conftest import clear_redis
+
+pytestmark = pytest.mark.django_db
+
+TZ = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 20, 16, 30, tzinfo=TZ)
+METRICS = ["points", "fcr", "aht", "csat", "contacts_handled", "service_level"]
+NAMES = ["Ann", "ann", "Bo", "Cy", "Dee", "Eve", "Flo", "Gus"]  # duplicates test the tie-break
+
+
+def make_tenant() -> Any:
+    tenant = tenant_create(name="Live", timezone_name="Asia/Shanghai", slug="live")
+    team_upsert(tenant=tenant, external_id="t", name="T", parent_external_id=None)
+    for n, name in enumerate(NAMES):
+        agent_upsert(tenant=tenant, external_id=f"a{n}", display_name=name, team_external_id="t")
+    game.point_rule_create(
+        tenant=tenant,
+        values={"name": "per contact", "kpi": "contacts_handled", "kind": "per_unit",
+                "points": 3, "period": "day"},
+    )  # fmt: skip
+    return tenant
+
+
+def random_events(rng: random.Random, count: int, prefix: str) -> list[dict[str, Any]]:
+    events = []
+    for n in range(count):
+        at = NOW - timedelta(minutes=rng.randrange(0, 60 * 24 * 20))  # this month, mostly
+        kind = rng.choice(["interaction", "interaction", "survey"])
+        event: dict[str, Any] = {
+            "event_id": f"{prefix}{n}", "type": kind, "occurred_at": at.isoformat(),
+            "agent": f"a{rng.randrange(len(NAMES))}",
+        }  # fmt: skip
+        if kind == "interaction":
+            event.update(
+                answered=rng.random() < 0.8, wait_seconds=rng.choice([0, 5, 20, 21, 40]),
+                talk_seconds=rng.choice([60, 120, 120, 300]),
+                resolved_first_contact=rng.choice([True, False, None]),
+            )  # fmt: skip
+        else:
+            event["csat"] = rng.randint(1, 5)
+        events.append(event)
+    return events
+
+
+def compare_all(tenant: Any) -> None:
+    for period in current_periods(tenant):
+        for metric in METRICS:
+            board = period_board(tenant, metric, period)
+            better = metric not in ("aht",)
+            expected_ranked, expected_unranked = rank(standings(board))
+            answer = live.read(board, limit=1000, better=better)
+            assert answer is not None, (metric, period)
+            ranked, unranked, _ = answer
+
+            def rows(entries: list[Any]) -> list[tuple[Any, ...]]:
+                return [(e.rank, e.entity_id, e.value, e.volume, e.name) for e in entries]
+
+            assert rows(ranked) == rows(expected_ranked), (metric, period.type)
+            assert [(e.entity_id, e.reason) for e in unranked] == [
+                (e.entity_id, e.reason) for e in expected_unranked
+            ]
+            for agent_id in [e.entity_id for e in expected_ranked][:3]:
+                answer = live.read(board, limit=1, better=better, around=agent_id)
+                assert answer is not None
+                nearby = answer[2]
+                position = [e.entity_id for e in expected_ranked].index(agent_id)
+                window = expected_ranked[max(0, position - 2) : position + 3]
+                assert rows(nearby) == rows(window)
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(seed=st.integers(0, 10**6), batches=st.integers(1, 4))
+def test_live_boards_equal_sql(seed: int, batches: int) -> None:
+    rng = random.Random(seed)
+    with time_machine.travel(NOW, tick=False), transaction.atomic():
+        try:
+            clear_redis()
+            tenant = make_tenant()
+            events_ingest(tenant=tenant, items=random_events(rng, 30, "first-"))
+            batches_apply(tenant_id=tenant.pk)
+            boards_populate_all(tenant=tenant)
+            for b in range(batches):
+                events = random_events(rng, rng.randrange(1, 25), f"b{b}-")
+                events_ingest(tenant=tenant, items=events)
+                if rng.random() < 0.3:
+                    event_void(tenant=tenant, event_id=events[0]["event_id"])
+                batches_apply(tenant_id=tenant.pk)
+            compare_all(tenant)
+        finally:
+            transaction.set_rollback(True)
+
+
+def test_current_board_is_served_without_sql(db):
+    with time_machine.travel(NOW, tick=False):
+        tenant = make_tenant()
+        events_ingest(tenant=tenant, items=random_events(random.Random(1), 40, "e"))
+        batches_apply(tenant_id=tenant.pk)
+        boards_populate_all(tenant=tenant)
+        period = current_periods(tenant)[2]  # this month
+        with CaptureQueriesContext(connection) as queries:
+            board = leaderboard(tenant=tenant, metric="contacts_handled", period=period, limit=5)
+        assert len(queries.captured_queries) == 0
+        assert board["entries"]
+        with CaptureQueriesContext(connection) as queries:
+            leaderboard(tenant=tenant, metric="fcr", period=period, limit=5, scope="team:t")
+        assert len(queries.captured_queries) > 0  # a team scope is answered from SQL
+
+
+def test_a_flushed_board_is_answered_from_sql_and_repopulated(db):
+    with time_machine.travel(NOW, tick=False):
+        tenant = make_tenant()
+        events_ingest(tenant=tenant, items=random_events(random.Random(2), 40, "e"))
+        batches_apply(tenant_id=tenant.pk)
+        period = current_periods(tenant)[0]
+        board = period_board(tenant, "points", period)
+        clear_redis()  # a flush
+        assert not live.is_ready(board)
+        first = leaderboard(tenant=tenant, metric="points", period=period, limit=50)
+        assert first.pop("source") == "sql"
+        assert live.is_ready(board)  # the populate task ran (eagerly in tests)
+        again = leaderboard(tenant=tenant, metric="points", period=period, limit=50)
+        assert again.pop("source") == "live"
+        assert again == first
+        assert first["entries"]
