@@ -10,13 +10,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from accounts import services
-from accounts.api.auth import key_cache_name
+from accounts.api.auth import forget_key
 from accounts.api.problems import Problem
 from accounts.models import Agent, AgentHistory, ApiKey, Membership, Team, Tenant
 
@@ -190,7 +189,7 @@ class ApiKeyAdmin(TenantScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
-            cache.delete(key_cache_name(obj.prefix))  # a revocation or expiry takes effect now
+            forget_key(obj.prefix)  # a revocation or expiry takes effect now
             return
         if not request.user.is_superuser and obj.tenant_id not in tenant_ids(request, write=True):
             raise PermissionDenied

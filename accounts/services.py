@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -82,10 +81,10 @@ def api_key_create(
 
 def api_key_revoke(*, key: ApiKey) -> None:
     """Revoke a key; it stops working at once (its cached copy goes too)."""
-    from accounts.api.auth import key_cache_name
+    from accounts.api.auth import forget_key
 
     ApiKey.objects.filter(pk=key.pk).update(revoked=True)
-    cache.delete(key_cache_name(key.prefix))
+    forget_key(key.prefix)
 
 
 def team_upsert(

@@ -2,13 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.api import urls as accounts_urls
 from config import health, metrics
+from gamify import api_urls as gamify_urls
+from kpis.api import urls as kpis_urls
 
-api_v1 = [
-    path("", include("accounts.api.urls")),
-    path("", include("kpis.api.urls")),
-    path("", include("gamify.api_urls")),
-]
+# One flat list: resolving walks no nested includes on every request.
+api_v1 = [*accounts_urls.urlpatterns, *kpis_urls.urlpatterns, *gamify_urls.urlpatterns]
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),

@@ -1,14 +1,16 @@
 """Every gamify sub-app's API routes, mounted under /api/v1/ by config.urls."""
 
-from django.urls import include, path
+from django.urls import path
 
 from gamify.activity.api import ActivityListApi
 from gamify.contests import api as contests
+from gamify.game.api import urls as game_urls
 from gamify.leaderboards.api import LeaderboardApi
+from gamify.wallet.api import urls as wallet_urls
 
 urlpatterns = [
     path("activity", ActivityListApi.as_view(), name="activity-list"),
-    path("", include("gamify.game.api.urls")),
+    *game_urls.urlpatterns,
     path("leaderboards", LeaderboardApi.as_view(), name="leaderboard"),
     path("contests", contests.ContestListApi.as_view(), name="contest-list"),
     path("contests/<int:contest_id>", contests.ContestDetailApi.as_view(), name="contest-detail"),
@@ -22,5 +24,5 @@ urlpatterns = [
         contests.ContestStandingsApi.as_view(),
         name="contest-standings",
     ),
-    path("", include("gamify.wallet.api.urls")),
+    *wallet_urls.urlpatterns,
 ]

@@ -16,6 +16,7 @@ from django.dispatch import receiver
 from accounts.models import Agent, Tenant
 from gamify.contests.services import running_contests_refresh
 from gamify.game.engine import game_recompute
+from gamify.game.services import game_rebuild
 from gamify.leaderboards import live
 from gamify.leaderboards.service import boards_populate_all, boards_refresh
 from kpis.periods import local_today
@@ -33,18 +34,20 @@ def after_buckets_changed(
     **kwargs: Any,
 ) -> None:
     # Runs inside batches_apply's transaction, under the tenant's apply lock.
-    outcome = game_recompute(tenant=tenant, agent_days=None if everything else agent_days)
     if everything:
+        # Buckets were rebuilt or recomputed: so is the game, from scratch, and the live boards.
+        game_rebuild(tenant=tenant)
         boards_populate_all(tenant=tenant)
-    else:
-        # Points can move today for agents whose older days changed (a weekly rule counts on
-        # the week's last day): refresh everyone the engine touched for today as well.
-        today = local_today(tenant)
-        touched = {agent: set(days) for agent, days in agent_days.items()}
-        for agent in outcome.agents:
-            touched.setdefault(agent, set()).add(today)
-        boards_refresh(tenant=tenant, agent_days=touched)
-        running_contests_refresh(tenant=tenant, agent_ids=set(touched))
+        return
+    outcome = game_recompute(tenant=tenant, agent_days=agent_days)
+    # Points can move today for agents whose older days changed (a weekly rule counts on the
+    # week's last day): refresh everyone the engine touched for today as well.
+    today = local_today(tenant)
+    touched = {agent: set(days) for agent, days in agent_days.items()}
+    for agent in outcome.agents:
+        touched.setdefault(agent, set()).add(today)
+    boards_refresh(tenant=tenant, agent_days=touched)
+    running_contests_refresh(tenant=tenant, agent_ids=set(touched))
 
 
 @receiver(post_save, sender=Agent, dispatch_uid="gamify.agent_saved")

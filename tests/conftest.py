@@ -35,7 +35,10 @@ def _isolation(settings: Any) -> Iterator[None]:
 
 def clear_redis() -> None:
     """Delete this test worker's keys (cache and live boards) — never the whole database,
-    which parallel workers share."""
+    which parallel workers share — and the process's own copies of API keys."""
+    from accounts.api import auth
+
+    auth._local_keys.clear()
     cache.clear() if not settings_module.REDIS_URL else cache.delete_pattern("*")  # type: ignore[attr-defined]
     client = get_redis()
     if client is not None:

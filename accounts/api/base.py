@@ -216,3 +216,22 @@ class StrictNumberField(serializers.Field[Any, Any, Any, Any]):
 
     def to_representation(self, value: Any) -> Any:
         return None if value is None else float(value)
+
+
+_pages: dict[str, Any] = {}
+
+
+def page_of(serializer_class: type[serializers.BaseSerializer[Any]]) -> Any:
+    """The OpenAPI shape of a cursor page of `serializer_class`: {"results": [...], "next"}."""
+    from drf_spectacular.utils import inline_serializer
+
+    name = serializer_class.__name__.removesuffix("Output").removesuffix("Serializer") + "Page"
+    if name not in _pages:
+        _pages[name] = inline_serializer(
+            name,
+            {
+                "results": serializer_class(many=True),
+                "next": serializers.URLField(allow_null=True, help_text="The next page, or null"),
+            },
+        )
+    return _pages[name]

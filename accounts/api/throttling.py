@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from accounts.api.auth import Principal
+from config.redis import get_redis, redis_key
 
 WINDOW_SECONDS = 60
 
@@ -33,10 +35,7 @@ class PerCredentialRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // WINDOW_SECONDS)
         key = f"rl:{principal.credential}:{window}"
-        try:
-            count = 1 if cache.add(key, 1, timeout=WINDOW_SECONDS + 1) else cache.incr(key)
-        except ValueError:  # expired between add and incr
-            count = 1
+        count = _count(key)
         if count is None:  # the cache is unreachable: fail open rather than refuse service
             return True
         if count > limit:
@@ -46,3 +45,24 @@ class PerCredentialRateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return self.retry_after
+
+
+def _count(key: str) -> int | None:
+    """Count one request in the window: one round trip to Redis (INCR + EXPIRE pipelined),
+    or the cache's add/incr elsewhere (the embedded default's local memory)."""
+    client = get_redis()
+    if client is not None:
+        try:
+            pipe = client.pipeline(transaction=False)
+            full = redis_key("rl", key)
+            pipe.incr(full)
+            pipe.expire(full, WINDOW_SECONDS + 1, nx=True)
+            return int(pipe.execute()[0])
+        except redis.RedisError:
+            return None
+    try:
+        if cache.add(key, 1, timeout=WINDOW_SECONDS + 1):
+            return 1
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        return 1

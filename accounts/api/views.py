@@ -19,6 +19,7 @@ from accounts.api.base import (
     StrictIntegerField,
     StrictSerializer,
     TenantAPIView,
+    page_of,
     problems,
     request_data,
 )
@@ -83,7 +84,7 @@ class TeamListApi(TenantAPIView):
     @extend_schema(
         operation_id="teams_list",
         parameters=[OpenApiParameter("parent", str, description="Only the children of this team")],
-        responses={200: TeamOutput(many=True), **problems(400)},
+        responses={200: page_of(TeamOutput), **problems(400)},
     )
     def get(self, request: Request) -> Response:
         teams = selectors.team_list(tenant=self.tenant, parent=request.query_params.get("parent"))
@@ -124,7 +125,7 @@ class AgentListApi(TenantAPIView):
             OpenApiParameter("team", str, description="Agents currently in this team"),
             OpenApiParameter("active", bool, description="true or false"),
         ],
-        responses={200: AgentOutput(many=True), **problems(400)},
+        responses={200: page_of(AgentOutput), **problems(400)},
     )
     def get(self, request: Request) -> Response:
         active_param = request.query_params.get("active")

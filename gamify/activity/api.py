@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import TenantAPIView, problems
+from accounts.api.base import TenantAPIView, page_of, problems
 from accounts.api.problems import ValidationProblem
 from accounts.selectors import team_descendants
 from gamify.activity.models import ACTIVITY_TYPES, Activity
@@ -35,7 +35,7 @@ class ActivityListApi(TenantAPIView):
             OpenApiParameter("team", str, description="This team's and its agents' (+ sub-teams)"),
             OpenApiParameter("types", str, description="Comma-separated types"),
         ],
-        responses={200: ActivityOutput(many=True), **problems(400, 404)},
+        responses={200: page_of(ActivityOutput), **problems(400, 404)},
     )
     def get(self, request: Request) -> Response:
         params = request.query_params

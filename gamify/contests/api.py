@@ -17,6 +17,7 @@ from accounts.api.base import (
     StrictNumberField,
     StrictSerializer,
     TenantAPIView,
+    page_of,
     problems,
     request_data,
 )
@@ -108,7 +109,7 @@ class ContestListApi(TenantAPIView):
     @extend_schema(
         operation_id="contests_list",
         parameters=[OpenApiParameter("status", str, enum=Contest.Status.values)],
-        responses={200: ContestOutput(many=True), **problems(400)},
+        responses={200: page_of(ContestOutput), **problems(400)},
     )
     def get(self, request: Request) -> Response:
         contests = Contest.objects.for_tenant(self.tenant)

@@ -40,7 +40,7 @@ def standings_of(
             board,
             limit=limit,
             better=better,
-            around=around.pk if around else None,
+            around=around.external_id if around else None,
             around_size=AROUND,
         )
         if answer is not None:

@@ -70,8 +70,9 @@ class LeaderboardApi(TenantAPIView):
         entity = params.get("entity") or "agent"
         if entity not in ("agent", "team"):
             raise ValidationProblem({"entity": "Must be agent or team."})
-        # get_agent refuses a widget token asking around another agent.
-        around = self.get_agent(params["around"]) if params.get("around") else None
+        around = params.get("around") or None
+        if around is not None and self.principal.is_widget:
+            self.get_agent(around)  # a widget token asks around its own agent only
         board = leaderboard(
             tenant=self.tenant,
             metric=params.get("metric") or "points",
@@ -81,5 +82,7 @@ class LeaderboardApi(TenantAPIView):
             limit=parse_limit(request, default=10, maximum=MAX_LIMIT),
             around=around,
         )
+        if around is not None and not board["around"]:
+            self.get_agent(around)  # not on the board: a 404 if no such agent at all
         # Where the answer came from: the live board in Redis, or SQL over the buckets.
         return Response(board, headers={"X-Gamify-Source": board.pop("source")})

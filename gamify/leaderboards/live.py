@@ -75,6 +75,10 @@ def write(board: Board, entries: Sequence[Standing], *, full: bool) -> None:
             _tenant_key(board.tenant.pk, f"names:{board.entity}"),
             mapping={e.entity_id: f"{e.external_id}{SEP}{e.name}" for e in entries},
         )
+        pipe.hset(
+            _tenant_key(board.tenant.pk, f"ids:{board.entity}"),
+            mapping={e.external_id: e.entity_id for e in entries},
+        )
     if full:
         pipe.set(f"{base}:ready", "1")
     for key in (q, n, m, w, f"{base}:ready"):
@@ -121,9 +125,10 @@ def forget_agent(tenant_id: int, agent_id: int) -> None:
 def rename(tenant_id: int, entity: str, entity_id: int, external_id: str, name: str) -> None:
     client = get_redis()
     if client is not None:
-        client.hset(
-            _tenant_key(tenant_id, f"names:{entity}"), entity_id, f"{external_id}{SEP}{name}"
-        )
+        pipe = client.pipeline(transaction=False)
+        pipe.hset(_tenant_key(tenant_id, f"names:{entity}"), entity_id, f"{external_id}{SEP}{name}")
+        pipe.hset(_tenant_key(tenant_id, f"ids:{entity}"), external_id, entity_id)
+        pipe.execute()
 
 
 def is_ready(board: Board) -> bool:
@@ -155,72 +160,92 @@ def _decode(
     return out
 
 
+# One round trip for a whole board read: top entries, not-qualified entries, the window around
+# one entity (found by external id), its rank, and the names and reasons of everyone listed.
+# Every key carries the tenant's hash tag, so the script also runs on Redis Cluster.
+READ_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+local limit = tonumber(ARGV[1])
+local top = redis.call('ZRANGE', KEYS[2], 0, limit - 1, 'WITHSCORES')
+local unranked = redis.call('ZRANGE', KEYS[3], 0, limit - 1, 'WITHSCORES')
+local window, start, first_rank = {}, 0, 0
+if ARGV[2] ~= '' then
+  local id = redis.call('HGET', KEYS[7], ARGV[2])
+  local member = id and redis.call('HGET', KEYS[4], id)
+  local position = member and redis.call('ZRANK', KEYS[2], member)
+  if position then
+    local size = tonumber(ARGV[3])
+    start = math.max(0, position - size)
+    window = redis.call('ZRANGE', KEYS[2], start, position + size, 'WITHSCORES')
+    if #window > 0 then
+      first_rank = redis.call('ZCOUNT', KEYS[2], '-inf', '(' .. window[2]) + 1
+    end
+  end
+end
+local ids, reason_ids = {}, {}
+for _, list in ipairs({top, unranked, window}) do
+  for i = 1, #list, 2 do table.insert(ids, string.match(list[i], '|(%d+)$')) end
+end
+for i = 1, #unranked, 2 do table.insert(reason_ids, string.match(unranked[i], '|(%d+)$')) end
+local names, reasons = {}, {}
+if #ids > 0 then names = redis.call('HMGET', KEYS[6], unpack(ids)) end
+if #reason_ids > 0 then reasons = redis.call('HMGET', KEYS[5], unpack(reason_ids)) end
+return {1, top, unranked, window, start, first_rank, ids, names, reasons}
+"""
+
+
+_scripts: dict[int, Any] = {}
+
+
+def _read_script(client: Any) -> Any:
+    """The read script registered once per client (then sent as EVALSHA, not its text)."""
+    script = _scripts.get(id(client))
+    if script is None:
+        script = _scripts[id(client)] = client.register_script(READ_SCRIPT)
+    return script
+
+
+def _pairs(flat: Sequence[Any]) -> list[tuple[bytes, float]]:
+    return [(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+
 def read(
     board: Board,
     *,
     limit: int,
     better: bool,
-    around: int | None = None,
+    around: str | None = None,
     around_size: int = 2,
 ) -> tuple[list[Standing], list[Standing], list[Standing]] | None:
-    """(top entries, not-qualified entries, entries around one agent), or None when the board
-    is not (yet) in Redis. Two round trips; no SQL."""
+    """(top entries, not-qualified entries, entries around one entity — by external id), or
+    None when the board is not (yet) in Redis. One round trip; no SQL."""
     client = get_redis()
     if client is None:
         return None
     base = _base(board)
-    pipe = client.pipeline(transaction=False)
-    pipe.exists(f"{base}:ready")
-    pipe.zrange(f"{base}:q", 0, limit - 1, withscores=True)
-    pipe.zrange(f"{base}:n", 0, limit - 1, withscores=True)
-    pipe.hget(f"{base}:m", around) if around is not None else pipe.echo(b"")
-    ready, top, unranked, around_member = pipe.execute()
-    if not ready:
+    tenant_id = board.tenant.pk
+    keys = [
+        f"{base}:ready", f"{base}:q", f"{base}:n", f"{base}:m", f"{base}:w",
+        _tenant_key(tenant_id, f"names:{board.entity}"),
+        _tenant_key(tenant_id, f"ids:{board.entity}"),
+    ]  # fmt: skip
+    result = _read_script(client)(keys=keys, args=[limit, around or "", around_size])
+    if not result or not result[0]:
         return None
-    window: list[tuple[bytes, float]] = []
-    first_rank = None
-    pipe = client.pipeline(transaction=False)
-    position = None
-    if around is not None and around_member:
-        pipe.zrank(f"{base}:q", around_member)
-        (position,) = pipe.execute()
-        pipe = client.pipeline(transaction=False)
-    if position is not None:
-        start = max(0, position - around_size)
-        pipe.zrange(f"{base}:q", start, position + around_size, withscores=True)
-    ids = {entity_of(raw.decode()) for raw, _ in top} | {entity_of(r.decode()) for r, _ in unranked}
-    reasons_wanted = [entity_of(r.decode()) for r, _ in unranked]
-    results = pipe.execute() if position is not None else []
-    if position is not None:
-        window = results[0]
-        ids |= {entity_of(raw.decode()) for raw, _ in window}
-        if window:
-            first_score = window[0][1]
-            pipe = client.pipeline(transaction=False)
-            pipe.zcount(f"{base}:q", "-inf", f"({first_score!r}")
-            (better_count,) = pipe.execute()
-            first_rank = better_count + 1
-    names_key = _tenant_key(board.tenant.pk, f"names:{board.entity}")
-    pipe = client.pipeline(transaction=False)
-    pipe.hmget(names_key, list(ids)) if ids else pipe.echo(b"")
-    pipe.hmget(f"{base}:w", reasons_wanted) if reasons_wanted else pipe.echo(b"")
-    raw_names, raw_reasons = pipe.execute()
+    _, top, unranked, window, start, first_rank, ids, raw_names, raw_reasons = result
     names: dict[int, tuple[str, str]] = {}
-    if ids:
-        for entity_id, raw in zip(list(ids), raw_names, strict=True):
-            if raw is not None:
-                ext, _, name = raw.decode().partition(SEP)
-                names[entity_id] = (ext, name)
-    ranked = _with_values(_decode(top, names, better), better, start=0, first_rank=1)
-    window_start = max(0, position - around_size) if position is not None else 0
+    for entity_id, raw in zip(ids, raw_names, strict=False):
+        if raw is not None:
+            ext, _, name = raw.decode().partition(SEP)
+            names[int(entity_id)] = (ext, name)
+    ranked = _with_values(_decode(_pairs(top), names, better), better, start=0, first_rank=1)
     nearby = _with_values(
-        _decode(window, names, better), better, start=window_start, first_rank=first_rank or 1
+        _decode(_pairs(window), names, better), better, start=start, first_rank=first_rank or 1
     )
-    not_qualified = _decode(unranked, names, better)
-    reasons = dict(zip(reasons_wanted, raw_reasons or [], strict=False))
-    for entry in not_qualified:
+    not_qualified = _decode(_pairs(unranked), names, better)
+    for entry, raw in zip(not_qualified, raw_reasons, strict=False):
         entry.qualified = False
-        value, _, reason = (reasons.get(entry.entity_id) or b"").decode().partition(SEP)
+        value, _, reason = (raw or b"").decode().partition(SEP)
         entry.value = float(value) if value else None
         entry.reason = reason
     return ranked, not_qualified, nearby

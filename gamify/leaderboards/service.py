@@ -85,8 +85,9 @@ def leaderboard(
     scope: str = "tenant",
     entity: str = "agent",
     limit: int = 10,
-    around: Agent | None = None,
+    around: str | None = None,
 ) -> dict[str, Any]:
+    """A board as API.md shapes it; `around` is an agent's external id."""
     # Built-in KPIs and points are known without the database: a live board costs no query.
     if metric == "points" or metric in BUILTIN:
         scopes = BUILTIN[metric].scopes if metric in BUILTIN else ("agent", "team")
@@ -119,7 +120,7 @@ def leaderboard(
             board,
             limit=limit,
             better=better,
-            around=around.pk if around else None,
+            around=around,
             around_size=AROUND,
         )
         if answer is None:
@@ -130,7 +131,7 @@ def leaderboard(
         ranked, not_qualified = rank(standings(board))
         nearby: list[Standing] = []
         if around is not None:
-            position = next((i for i, e in enumerate(ranked) if e.entity_id == around.pk), None)
+            position = next((i for i, e in enumerate(ranked) if e.external_id == around), None)
             if position is not None:
                 nearby = ranked[max(0, position - AROUND) : position + AROUND + 1]
         answer = (ranked[:limit], not_qualified[:limit], nearby)
@@ -282,6 +283,8 @@ def _entries_from_sums(
 
 def agent_rank(*, tenant: Tenant, agent: Agent, metric: str, period: Period) -> int | None:
     """An agent's rank on a board (None when not ranked): live when Redis has the board."""
-    board = leaderboard(tenant=tenant, metric=metric, period=period, limit=1, around=agent)
+    board = leaderboard(
+        tenant=tenant, metric=metric, period=period, limit=1, around=agent.external_id
+    )
     mine = next((e for e in board["around"] if e["agent"] == agent.external_id), None)
     return mine["rank"] if mine else None

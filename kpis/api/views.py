@@ -20,6 +20,7 @@ from accounts.api.base import (
     StrictNumberField,
     StrictSerializer,
     TenantAPIView,
+    page_of,
     problems,
     request_data,
 )
@@ -215,7 +216,7 @@ class KpiUpdateInput(StrictSerializer):
 
 
 class KpiListApi(TenantAPIView):
-    @extend_schema(operation_id="kpis_list", responses={200: KpiOutput(many=True), **problems()})
+    @extend_schema(operation_id="kpis_list", responses={200: page_of(KpiOutput), **problems()})
     def get(self, request: Request) -> Response:
         kpis = list(kpi_catalogue(self.tenant).values())
         data = KpiOutput(kpis, many=True).data  # type: ignore[arg-type]

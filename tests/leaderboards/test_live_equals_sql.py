@@ -88,7 +88,8 @@ def compare_all(tenant: Any) -> None:
                 (e.entity_id, e.reason) for e in expected_unranked
             ]
             for agent_id in [e.entity_id for e in expected_ranked][:3]:
-                answer = live.read(board, limit=1, better=better, around=agent_id)
+                external = next(e.external_id for e in expected_ranked if e.entity_id == agent_id)
+                answer = live.read(board, limit=1, better=better, around=external)
                 assert answer is not None
                 nearby = answer[2]
                 position = [e.entity_id for e in expected_ranked].index(agent_id)

@@ -18,6 +18,7 @@ from accounts.api.base import (
     StrictNumberField,
     StrictSerializer,
     TenantAPIView,
+    page_of,
     problems,
     request_data,
 )
@@ -66,7 +67,7 @@ class PointRuleInput(StrictSerializer):
 
 
 class PointRuleListApi(TenantAPIView):
-    @extend_schema(operation_id="point_rules_list", responses={200: PointRuleOutput(many=True)})
+    @extend_schema(operation_id="point_rules_list", responses={200: page_of(PointRuleOutput)})
     def get(self, request: Request) -> Response:
         rules = PointRule.objects.for_tenant(self.tenant).filter(deleted=False)
         return self.paginate(rules, PointRuleOutput, ordering="id")
@@ -217,7 +218,7 @@ class BadgeInput(StrictSerializer):
 class BadgeListApi(TenantAPIView):
     widget_access = True
 
-    @extend_schema(operation_id="badges_list", responses={200: BadgeOutput(many=True)})
+    @extend_schema(operation_id="badges_list", responses={200: page_of(BadgeOutput)})
     def get(self, request: Request) -> Response:
         badges = Badge.objects.for_tenant(self.tenant)
         return self.paginate(badges, BadgeOutput, ordering="id")
@@ -281,7 +282,7 @@ class AgentBadgesApi(TenantAPIView):
 
     @extend_schema(
         operation_id="agents_badges",
-        responses={200: AwardOutput(many=True), **problems(404)},
+        responses={200: page_of(AwardOutput), **problems(404)},
         description="The agent's badges, latest first.",
     )
     def get(self, request: Request, external_id: str) -> Response:

@@ -1,0 +1,11 @@
+"""`make bench`: every benchmark in turn (each prints its own figures)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+for script in ("ingest.py", "leaderboard.py"):
+    print(f"=== bench/{script}", flush=True)
+    subprocess.run([sys.executable, str(HERE / script)], check=True)
