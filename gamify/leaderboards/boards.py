@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from django.db.models import Sum
@@ -83,6 +84,7 @@ class Standing:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@lru_cache(maxsize=65_536)
 def name_key(name: str) -> str:
     return name.casefold().replace("|", "/")[:NAME_KEY_LENGTH]
 
@@ -90,7 +92,8 @@ def name_key(name: str) -> str:
 def member(entity_id: int, name: str, volume: Decimal) -> str:
     """The tie-break as a string whose byte order is the listing order: higher volume first,
     then display name (case-insensitive), then id. Redis orders equal scores by member."""
-    inverted = MAX_VOLUME_E3 - min(MAX_VOLUME_E3, int(volume * 1000))
+    thousandths = int(volume) * 1000 if volume == volume.to_integral_value() else int(volume * 1000)
+    inverted = MAX_VOLUME_E3 - min(MAX_VOLUME_E3, thousandths)
     return f"{inverted:016d}|{name_key(name)}|{entity_id}"
 
 

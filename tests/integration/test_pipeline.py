@@ -7,6 +7,7 @@ Events posted → pending reaches 0 → KPIs right; with the broker stopped, pos
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import requests
@@ -74,10 +75,84 @@ def test_worker_applies_and_sweeper_recovers_from_a_broker_outage(stack):
     assert down.json()["accepted"] == 5
     assert status()["pending"] == 5  # stored, not applied: nothing lost
     stack.redis.start()
-    # The beat schedule's sweeper (as `celery beat` or run_periodic would run it).
+    # The worker reconnects with a growing back-off (kombu: up to 30 s between attempts), and
+    # the sweeper (as `celery beat` or run_periodic runs it) re-enqueues the stored batch.
     stack.manage("run_periodic", "--once")
-    wait_until(lambda: status()["pending"] == 0, timeout=60, what="sweeper + worker")
+    wait_until(lambda: status()["pending"] == 0, timeout=240, what="sweeper + worker")
     kpis = requests.get(
         f"{api}/agents/a1/kpis?period=day&date=2026-11-20", headers=headers, timeout=5
     ).json()["kpis"]
     assert kpis["contacts_handled"]["value"] == 15
+
+
+def test_two_workers_apply_concurrently_without_duplicates(tmp_path):
+    """Batches applied by two Celery workers at once: every award once, and the result equals
+    a recompute from scratch."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from accounts.models import Tenant
+    from gamify.game.models import AgentDayPoints, BadgeAward, PointAward
+    from gamify.game.services import game_rebuild
+    from gamify.wallet.models import LedgerEntry
+
+    redis = Redis(tmp_path)
+    redis.start()
+    stack = Stack(database_url(), redis)
+    try:
+        out = stack.manage("create_tenant", "--name", "Two", "--timezone", "UTC", "--json")
+        headers = {"Authorization": f"Bearer {json.loads(out.strip().splitlines()[-1])['api_key']}"}
+        stack.start_web()
+        stack.start_worker()
+        stack.start_worker()
+        api = f"{stack.base_url}/api/v1"
+        rule = {"name": "1 per contact", "kpi": "contacts_handled", "kind": "per_unit",
+                "points": 1, "period": "day"}  # fmt: skip
+        assert requests.post(f"{api}/point-rules", json=rule, headers=headers, timeout=30).ok
+        badge = {"code": "busy", "name": "Busy", "coins": 3, "repeatable": True,
+                 "criteria": {"kind": "count", "kpi": "contacts_handled", "count": 5,
+                              "period": "day"}}  # fmt: skip
+        assert requests.post(f"{api}/badges", json=badge, headers=headers, timeout=30).ok
+
+        def batch(n: int) -> int:
+            events: list[Any] = [
+                {"event_id": f"b{n}-{i}", "type": "interaction", "answered": True,
+                 "occurred_at": f"2026-11-{18 + i % 3}T0{i % 9}:00:00Z", "agent": f"a{i % 7}"}
+                for i in range(60)
+            ]  # fmt: skip
+            response = requests.post(f"{api}/events", json={"events": events}, headers=headers,
+                                     timeout=60)  # fmt: skip
+            return response.status_code
+
+        with ThreadPoolExecutor(4) as pool:
+            assert set(pool.map(batch, range(16))) == {202}
+
+        def pending() -> int:
+            status = requests.get(f"{api}/ingest/status", headers=headers, timeout=10).json()
+            return int(status["pending"])
+
+        wait_until(lambda: pending() == 0, timeout=120, what="both workers to apply")
+        tenant = Tenant.objects.get(slug="two")
+        awards = sorted(BadgeAward.objects.filter(tenant=tenant).values_list(
+            "badge_id", "agent_id", "period_key"))  # fmt: skip
+        assert len(awards) == len(set(awards)) == 7 * 3  # 7 agents × 3 days, ≥ 5 contacts each
+        credits = LedgerEntry.objects.filter(tenant=tenant, kind="badge_prize").count()
+        assert credits == len(awards)
+        before = (
+            set(PointAward.objects.filter(tenant=tenant).values_list("agent_id", "period_start",
+                                                                     "points")),
+            set(AgentDayPoints.objects.filter(tenant=tenant).values_list("agent_id", "day",
+                                                                         "points")),
+        )  # fmt: skip
+        game_rebuild(tenant=tenant)
+        after = (
+            set(PointAward.objects.filter(tenant=tenant).values_list("agent_id", "period_start",
+                                                                     "points")),
+            set(AgentDayPoints.objects.filter(tenant=tenant).values_list("agent_id", "day",
+                                                                         "points")),
+        )  # fmt: skip
+        assert after == before
+        # 16 batches × 60 events over 7 agents and 3 days: 960 contacts, 1 point each
+        assert sum(points for _, _, points in before[1]) == 960
+    finally:
+        stack.stop()
+        redis.stop()
