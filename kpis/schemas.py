@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     AwareDatetime,
@@ -138,7 +138,7 @@ class IngestResponse(BaseModel):
     rejected: list[RejectedEvent]
 
 
-_EVENT: TypeAdapter[Any] = TypeAdapter(Event)  # type: ignore[arg-type]
+_EVENT: TypeAdapter[Any] = TypeAdapter(cast(Any, Event))
 _EVENTS: TypeAdapter[list[Any]] = TypeAdapter(list[Event])
 _ENVELOPE = {"event_id", "type", "occurred_at", "agent", "team"}
 
