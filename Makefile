@@ -35,7 +35,7 @@ install: $(VENV)/.installed
 
 run: install
 	DEBUG=true $(MANAGE) migrate --noinput
-	DEBUG=true $(MANAGE) seed_demo
+	DEBUG=true $(MANAGE) seed_demo --base-url http://$(HOST):$(PORT)
 	DEBUG=true $(MANAGE) run_periodic & PERIODIC=$$!; \
 	DEBUG=true $(MANAGE) simulate --tenant demo --days 0 --live > /dev/null & LIVE=$$!; \
 	trap 'kill $$PERIODIC $$LIVE 2>/dev/null' EXIT INT TERM; \

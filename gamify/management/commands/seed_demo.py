@@ -74,6 +74,7 @@ class Command(BaseCommand):
         parser.add_argument("--agents", type=int, default=24)
         parser.add_argument("--days", type=int, default=14, help="days of simulated traffic")
         parser.add_argument("--quiet", action="store_true")
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="for the summary")
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
@@ -130,10 +131,9 @@ class Command(BaseCommand):
         seed_wallet(tenant)
         self.tenant, self.raw_key = tenant, raw_key
         if not options["quiet"]:
-            self.print_summary(tenant, raw_key)
+            self.print_summary(tenant, raw_key, options["base_url"].rstrip("/"))
 
-    def print_summary(self, tenant: Tenant, raw_key: str) -> None:
-        base = "http://127.0.0.1:8000"
+    def print_summary(self, tenant: Tenant, raw_key: str, base: str) -> None:
         lines = [
             "",
             f"Demo tenant '{tenant.slug}' ({tenant.timezone}) is ready.",
