@@ -144,6 +144,11 @@ class Stack:
                     "worker",
                     "-Q",
                     "default,ingest,game,webhooks",
+                    # No gossip, mingle or heartbeat events: fewer broker connections
+                    # to lose and re-establish.
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
                     *pool,
                     "--loglevel",
                     "WARNING",

@@ -6,3 +6,6 @@ class ConfigConfig(AppConfig):
 
     name = "config"
     verbose_name = "Gamify"
+
+    def ready(self) -> None:
+        from config import guards  # noqa: F401  (registers the deploy check)

@@ -35,7 +35,6 @@ def start(**env: str) -> subprocess.CompletedProcess[str]:
         ({"REDIS_URL": "redis://localhost:port/0"}, "REDIS_URL"),
         ({"API_RATE_LIMIT_PER_MINUTE": "lots"}, "API_RATE_LIMIT_PER_MINUTE"),
         ({"DEBUG": "perhaps"}, "DEBUG"),
-        ({"SECRET_KEY": "", "DEBUG": "false"}, "SECRET_KEY"),
     ],
 )
 def test_bad_value_names_the_variable(env, name):
@@ -43,6 +42,25 @@ def test_bad_value_names_the_variable(env, name):
     assert result.returncode != 0
     assert name in result.stderr
     assert "Traceback" not in result.stderr.splitlines()[-1]
+
+
+def test_serving_without_a_secret_key_refuses_to_start():
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    clean.update(SECRET_KEY="", DEBUG="false")
+    result = subprocess.run(
+        [sys.executable, "-c", "import config.wsgi"],
+        cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+    deploy = start(SECRET_KEY="", DEBUG="false")  # `check`: fine; `check --deploy` names it
+    assert deploy.returncode == 0, deploy.stderr
+    checked = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=clean,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert checked.returncode != 0
+    assert "SECRET_KEY" in checked.stderr
 
 
 def test_good_values_start():

@@ -78,7 +78,7 @@ def test_worker_applies_and_sweeper_recovers_from_a_broker_outage(stack):
     # The worker reconnects with a growing back-off (kombu: up to 30 s between attempts), and
     # the sweeper (as `celery beat` or run_periodic runs it) re-enqueues the stored batch.
     stack.manage("run_periodic", "--once")
-    wait_until(lambda: status()["pending"] == 0, timeout=240, what="sweeper + worker")
+    wait_until(lambda: status()["pending"] == 0, timeout=120, what="sweeper + worker")
     kpis = requests.get(
         f"{api}/agents/a1/kpis?period=day&date=2026-11-20", headers=headers, timeout=5
     ).json()["kpis"]
