@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -84,8 +85,14 @@ def _add_months(day: date, months: int) -> date:
 def period_of(kind: str, day: date, tenant: Tenant) -> Period:
     if kind == "all":
         return Period("all", None, None)
-    first, after = period_bounds(kind, day, tz=tenant.tz, week_start=tenant.week_start)
-    return Period(kind, local_midnight(first, tenant.tz), local_midnight(after, tenant.tz))
+    return _period_of(kind, day, tenant.tz, tenant.week_start)
+
+
+@lru_cache(maxsize=4096)
+def _period_of(kind: str, day: date, tz: ZoneInfo, week_start: int) -> Period:
+    # Every board and KPI read asks for the current periods: the same few answers per day.
+    first, after = period_bounds(kind, day, tz=tz, week_start=week_start)
+    return Period(kind, local_midnight(first, tz), local_midnight(after, tz))
 
 
 def parse_period(params: Mapping[str, str], tenant: Tenant, *, default: str = "day") -> Period:

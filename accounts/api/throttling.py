@@ -20,8 +20,10 @@ WINDOW_SECONDS = 60
 class PerCredentialRateThrottle(BaseThrottle):
     """`API_RATE_LIMIT_PER_MINUTE` requests per API key, widget token or manager session.
 
-    A fixed window costs one cache round trip (two on the first request of a window) where
-    DRF's sliding-window throttle reads and rewrites a whole history list per request.
+    A fixed one-minute window, counted in Redis — where DRF's sliding-window throttle reads and
+    rewrites a whole history list per request. Each web process adds its requests to the shared
+    count in batches (see `LocalBatches`), so a busy client costs a round trip per batch, not
+    per request; low limits are counted exactly.
     """
 
     def __init__(self) -> None:
@@ -35,7 +37,7 @@ class PerCredentialRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // WINDOW_SECONDS)
         key = f"rl:{principal.credential}:{window}"
-        count = _count(key)
+        count = _batches.count(key, limit, time.monotonic())
         if count is None:  # the cache is unreachable: fail open rather than refuse service
             return True
         if count > limit:
@@ -47,22 +49,65 @@ class PerCredentialRateThrottle(BaseThrottle):
         return self.retry_after
 
 
-def _count(key: str) -> int | None:
-    """Count one request in the window: one round trip to Redis (INCR + EXPIRE pipelined),
-    or the cache's add/incr elsewhere (the embedded default's local memory)."""
+class LocalBatches:
+    """This process's requests not yet added to the shared count, per window key.
+
+    A request is counted locally while fewer than `limit // BATCH_DIVISOR` are unsent and the
+    shared total was read less than `MAX_AGE_SECONDS` ago; otherwise the unsent requests and
+    this one go to Redis in one INCRBY, which returns the total of every process. The decision
+    uses the last total plus this process's unsent requests, so N web processes may let a
+    client exceed its limit by at most N × 1 % within a window — and limits under
+    `BATCH_DIVISOR × 2` requests a minute are counted exactly, one round trip per request.
+    """
+
+    BATCH_DIVISOR = 100
+    MAX_AGE_SECONDS = 0.25
+
+    def __init__(self) -> None:
+        # key → [unsent requests, shared total when last synced, monotonic time of that sync]
+        self._state: dict[str, list[float]] = {}
+
+    def count(self, key: str, limit: int, now: float) -> int | None:
+        slack = limit // self.BATCH_DIVISOR
+        state = self._state.get(key)
+        if (
+            state is not None
+            and slack >= 2
+            and state[0] + 1 < slack
+            and now - state[2] < self.MAX_AGE_SECONDS
+        ):
+            state[0] += 1
+            return int(state[1] + state[0])
+        unsent = int(state[0]) if state is not None else 0
+        total = _add(key, unsent + 1)
+        if total is None:
+            return None
+        if slack >= 2:
+            if key not in self._state and len(self._state) > 10_000:
+                self._state.clear()  # old windows' keys: drop them all at once
+            self._state[key] = [0, total, now]
+        return total
+
+
+_batches = LocalBatches()
+
+
+def _add(key: str, amount: int) -> int | None:
+    """Add requests to the window's shared count: one round trip to Redis (INCRBY + EXPIRE
+    pipelined), or the cache's add/incr elsewhere (the embedded default's local memory)."""
     client = get_redis()
     if client is not None:
         try:
             pipe = client.pipeline(transaction=False)
             full = redis_key("rl", key)
-            pipe.incr(full)
+            pipe.incrby(full, amount)
             pipe.expire(full, WINDOW_SECONDS + 1, nx=True)
             return int(pipe.execute()[0])
         except redis.RedisError:
             return None
     try:
-        if cache.add(key, 1, timeout=WINDOW_SECONDS + 1):
-            return 1
-        return int(cache.incr(key))
+        if cache.add(key, amount, timeout=WINDOW_SECONDS + 1):
+            return amount
+        return int(cache.incr(key, amount))
     except ValueError:  # expired between add and incr
-        return 1
+        return amount

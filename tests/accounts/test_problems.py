@@ -33,6 +33,23 @@ def test_405(api):
 
 def test_406(api):
     problem(api.get("/api/v1/agents", HTTP_ACCEPT="text/html"), 406)
+    problem(api.get("/api/v1/agents", HTTP_ACCEPT="application/xml;q=1"), 406)
+
+
+@pytest.mark.parametrize(
+    "accept", ["", "*/*", "application/json", "application/*", "text/html, application/json;q=0.5"]
+)
+def test_json_is_served_to_every_accept_that_allows_it(api, accept):
+    response = api.get("/api/v1/agents", HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+
+
+def test_pages_carry_a_content_security_policy_and_json_does_not(api, client, db):
+    assert "Content-Security-Policy" not in api.get("/api/v1/agents")
+    page = client.get("/admin/login/")
+    assert page.status_code == 200
+    assert "default-src 'self'" in page["Content-Security-Policy"]
 
 
 def test_413_for_a_10_mb_body(api):
