@@ -27,6 +27,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Tenant
+from config.bulk import bulk_upsert
 from gamify.activity.services import NewActivity, activities_record
 from gamify.game.models import (
     AgentDayPoints,
@@ -46,6 +47,17 @@ from kpis.selectors import agent_day_counters, agent_day_metrics, custom_value
 
 PERIODS = ("day", "week", "month")
 DEFAULT_LEVEL = (1, "Rookie", 0)
+
+AWARD_FIELDS = [
+    "tenant_id",
+    "rule_id",
+    "agent_id",
+    "period_start",
+    "day",
+    "points",
+    "finalized",
+    "updated_at",
+]
 
 
 @dataclass
@@ -281,20 +293,12 @@ def _write_awards(
         )
     }
     affected: set[tuple[int, date]] = set()
-    upserts: list[PointAward] = []
+    upserts: list[tuple[Any, ...]] = []
+    now = timezone.now()
     for (rule, agent, start), (points, day) in computed.items():
         before = existing.get((rule, agent, start))
         if points and (before is None or before[1] != points):
-            upserts.append(
-                PointAward(
-                    tenant=ctx.tenant,
-                    rule_id=rule,
-                    agent_id=agent,
-                    period_start=start,
-                    day=day,
-                    points=points,
-                )
-            )
+            upserts.append((ctx.tenant.pk, rule, agent, start, day, points, False, now))
             affected.add((agent, day))
     deletions = []
     for key, (pk, _, day) in existing.items():
@@ -302,13 +306,13 @@ def _write_awards(
         if points == 0 and (key in computed or everything):
             deletions.append(pk)
             affected.add((key[1], day))
-    if upserts:
-        PointAward.objects.bulk_create(
-            upserts,
-            update_conflicts=True,
-            unique_fields=["rule", "agent", "period_start"],
-            update_fields=["points", "day", "updated_at"],
-        )
+    bulk_upsert(
+        PointAward,
+        upserts,
+        fields=AWARD_FIELDS,
+        unique=["rule_id", "agent_id", "period_start"],
+        update=["points", "day", "updated_at"],
+    )
     if deletions:
         PointAward.objects.filter(pk__in=deletions, finalized=False).delete()
     outcome.awards_changed = len(upserts) + len(deletions)
@@ -377,18 +381,13 @@ def _write_day_points(ctx: Context, days: set[tuple[int, date]]) -> None:
         ):
             if (agent, day) in days:
                 totals[(agent, day)] += points
-    keep = [
-        AgentDayPoints(tenant=ctx.tenant, agent_id=a, day=d, points=p)
-        for (a, d), p in totals.items()
-        if p
-    ]
-    if keep:
-        AgentDayPoints.objects.bulk_create(
-            keep,
-            update_conflicts=True,
-            unique_fields=["tenant", "agent", "day"],
-            update_fields=["points"],
-        )
+    bulk_upsert(
+        AgentDayPoints,
+        [(ctx.tenant.pk, a, d, p) for (a, d), p in totals.items() if p],
+        fields=["tenant_id", "agent_id", "day", "points"],
+        unique=["tenant_id", "agent_id", "day"],
+        update=["points"],
+    )
     gone = days - {(a, d) for (a, d), p in totals.items() if p}
     if gone:
         by_agent: dict[int, list[date]] = defaultdict(list)
@@ -436,12 +435,18 @@ def _levels(ctx: Context, lifetime: dict[int, int]) -> int:
     if not lifetime:
         return 0
     levels = level_table(ctx.tenant)
-    states = {s.agent_id: s for s in AgentGameState.objects.filter(agent_id__in=lifetime.keys())}
-    rows, activities = [], []
+    states = {
+        agent: (points, level, highest)
+        for agent, points, level, highest in AgentGameState.objects.filter(
+            agent_id__in=lifetime.keys()
+        ).values_list("agent_id", "lifetime_points", "level", "highest_level")
+    }
+    rows: list[tuple[Any, ...]] = []
+    activities = []
     for agent, points in lifetime.items():
         number, _, _ = level_for(levels, points)
         state = states.get(agent)
-        highest = state.highest_level if state else levels[0][0]
+        highest = state[2] if state else levels[0][0]
         for reached, name, minimum in levels:
             if highest < reached <= number:
                 activities.append(
@@ -457,20 +462,15 @@ def _levels(ctx: Context, lifetime: dict[int, int]) -> int:
                         },
                     )
                 )
-        rows.append(
-            AgentGameState(
-                agent_id=agent,
-                tenant=ctx.tenant,
-                lifetime_points=points,
-                level=number,
-                highest_level=max(highest, number),
-            )
-        )
-    AgentGameState.objects.bulk_create(
+        row = (agent, ctx.tenant.pk, points, number, max(highest, number))
+        if state is None or state != row[2:]:  # unchanged states are not written again
+            rows.append(row)
+    bulk_upsert(
+        AgentGameState,
         rows,
-        update_conflicts=True,
-        unique_fields=["agent"],
-        update_fields=["lifetime_points", "level", "highest_level"],
+        fields=["agent_id", "tenant_id", "lifetime_points", "level", "highest_level"],
+        unique=["agent_id"],
+        update=["lifetime_points", "level", "highest_level"],
     )
     activities_record(tenant=ctx.tenant, items=activities)
     return len(activities)
