@@ -69,7 +69,7 @@ class Board:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class Standing:
     entity_id: int
     external_id: str

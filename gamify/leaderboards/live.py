@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from config.redis import get_redis, redis_key
-from gamify.leaderboards.boards import Board, Standing, entity_of
+from gamify.leaderboards.boards import MAX_VOLUME_E3, Board, Standing
 
 TTL_SECONDS = 45 * 86400  # boards of past periods fade away
 SEP = "\x1f"
@@ -131,32 +131,37 @@ def rename(tenant_id: int, entity: str, entity_id: int, external_id: str, name: 
         pipe.execute()
 
 
+def ready(boards: Sequence[Board]) -> list[bool]:
+    """Which of these boards are live (populated in full): one round trip."""
+    client = get_redis()
+    if client is None or not boards:
+        return [False] * len(boards)
+    return [flag is not None for flag in client.mget([f"{_base(b)}:ready" for b in boards])]
+
+
 def is_ready(board: Board) -> bool:
     client = get_redis()
     return client is not None and bool(client.exists(f"{_base(board)}:ready"))
 
 
-def _decode(
-    pairs: Sequence[tuple[bytes, float]], names: dict[int, tuple[str, str]], better: bool
-) -> list[Standing]:
+def _decode(flat: Sequence[Any], names: dict[int, tuple[str, str]]) -> list[Standing]:
+    """Standings from a flat [member, score, member, score …] reply."""
     out = []
-    for raw, score in pairs:
-        text = raw.decode()
-        entity_id = entity_of(text)
-        external_id, name = names.get(entity_id, (str(entity_id), str(entity_id)))
-        inverted = int(text.split("|", 1)[0])
-        volume = (Decimal(10**16 - 1 - inverted) / VOLUME_SCALE).normalize()
-        standing = Standing(
-            entity_id=entity_id,
-            external_id=external_id,
-            name=name,
-            value=None,
-            volume=volume,
-            qualified=True,
-            member=text,
-            score=score,
+    for i in range(0, len(flat), 2):
+        text = flat[i].decode()
+        entity_id = int(text[text.rindex("|") + 1 :])
+        known = names.get(entity_id)
+        external_id, name = known if known is not None else (str(entity_id), str(entity_id))
+        thousandths = MAX_VOLUME_E3 - int(text[: text.index("|")])
+        whole, fraction = divmod(thousandths, 1000)
+        # Whole volumes (contacts, points) are the rule: no Decimal division for them.
+        volume = (
+            Decimal(whole) if not fraction else (Decimal(thousandths) / VOLUME_SCALE).normalize()
         )
-        out.append(standing)
+        # Positional: this runs for every entry of every board read.
+        out.append(
+            Standing(entity_id, external_id, name, None, volume, True, "", text, float(flat[i + 1]))
+        )
     return out
 
 
@@ -205,10 +210,6 @@ def _read_script(client: Any) -> Any:
     return script
 
 
-def _pairs(flat: Sequence[Any]) -> list[tuple[bytes, float]]:
-    return [(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
-
-
 def read(
     board: Board,
     *,
@@ -238,11 +239,9 @@ def read(
         if raw is not None:
             ext, _, name = raw.decode().partition(SEP)
             names[int(entity_id)] = (ext, name)
-    ranked = _with_values(_decode(_pairs(top), names, better), better, start=0, first_rank=1)
-    nearby = _with_values(
-        _decode(_pairs(window), names, better), better, start=start, first_rank=first_rank or 1
-    )
-    not_qualified = _decode(_pairs(unranked), names, better)
+    ranked = _with_values(_decode(top, names), better, start=0, first_rank=1)
+    nearby = _with_values(_decode(window, names), better, start=start, first_rank=first_rank or 1)
+    not_qualified = _decode(unranked, names)
     for entry, raw in zip(not_qualified, raw_reasons, strict=False):
         entry.qualified = False
         value, _, reason = (raw or b"").decode().partition(SEP)

@@ -147,8 +147,12 @@ def leaderboard(
 
 
 def _number(value: Decimal | float) -> int | float:
-    number = Decimal(str(value))
-    return int(number) if number == number.to_integral_value() else float(number)
+    """A whole number as an int (3, not 3.0), else a float."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def _entry(entry: Standing, entity: str, *, reason: bool = False) -> dict[str, Any]:
@@ -199,13 +203,24 @@ def boards_populate_all(*, tenant: Tenant) -> int:
 def boards_refresh(*, tenant: Tenant, agent_days: Mapping[int, Iterable[date]]) -> int:
     """Set the live entries of agents whose current periods changed. Returns entries written.
 
-    One query per period kind for KPI sums (and one for points): every live metric's value is
-    derived from those sums, so the cost does not grow with the number of KPIs.
+    Only boards that are live — populated in full, because somebody read them — are kept:
+    a board nobody asked for costs nothing, and its first read fills it from SQL. Points boards
+    go first (what agents watch most); one query per period kind then gives the KPI sums every
+    live KPI board is derived from, so the cost does not grow with the number of KPIs.
     """
     if not live.available() or not agent_days:
         return 0
     catalogue = kpi_catalogue(tenant)
-    metrics = live_metrics(catalogue)
+    periods = current_periods(tenant)
+    boards = [
+        [_metric_board(period_board(tenant, "points", period), metric) for metric in
+         live_metrics(catalogue)]
+        for period in periods
+    ]  # fmt: skip
+    ready = iter(live.ready([board for row in boards for board in row]))
+    kept = [[board for board in row if next(ready)] for row in boards]
+    if not any(kept):
+        return 0
     people = {
         pk: (ext, name, active)
         for pk, ext, name, active in Agent.objects.for_tenant(tenant)
@@ -213,7 +228,7 @@ def boards_refresh(*, tenant: Tenant, agent_days: Mapping[int, Iterable[date]]) 
         .values_list("id", "external_id", "display_name", "active")
     }
     written = 0
-    for period in current_periods(tenant):
+    for period, row in zip(periods, kept, strict=True):
         assert period.start is not None
         assert period.end is not None
         first = period.start.astimezone(tenant.tz).date()
@@ -223,24 +238,32 @@ def boards_refresh(*, tenant: Tenant, agent_days: Mapping[int, Iterable[date]]) 
             for agent, days in agent_days.items()
             if agent in people and any(first <= d < after for d in days)
         }
-        if not ids:
+        if not ids or not row:
             continue
         gone = {a for a in ids if not people[a][2]}
         ids -= gone
-        base = period_board(tenant, "points", period)
-        sums = counter_sums(base, ids, "agent")
-        points = points_sums(base, ids)
-        for metric in metrics:
-            board = replace(base, metric=metric, key=base.key.replace("points", metric, 1))
+        points: dict[int, int] = {}
+        sums: dict[int, list[int]] | None = None
+        for board in row:  # points first: live_metrics lists it first
+            if board.metric == "points":
+                points = points_sums(board, ids)
+            elif sums is None:
+                sums = counter_sums(board, ids, "agent")
             if gone:
                 live.remove(board, gone)
-            entries = _entries_from_sums(board, catalogue, metric, ids, people, sums, points)
+            entries = _entries_from_sums(
+                board, catalogue, board.metric, ids, people, sums or {}, points
+            )
             missing = ids - {e.entity_id for e in entries}
             if missing:
                 live.remove(board, missing)
             live.write(board, entries, full=False)
             written += len(entries)
     return written
+
+
+def _metric_board(points_board: Board, metric: str) -> Board:
+    return replace(points_board, metric=metric, key=points_board.key.replace("points", metric, 1))
 
 
 def _entries_from_sums(

@@ -155,3 +155,31 @@ def test_a_flushed_board_is_answered_from_sql_and_repopulated(db):
         assert again.pop("source") == "live"
         assert again == first
         assert first["entries"]
+
+
+def test_only_boards_somebody_read_are_kept_live(db):
+    """A board nobody asked for costs the apply task nothing; once read, it is kept."""
+    with time_machine.travel(NOW, tick=False):
+        tenant = make_tenant()
+        clear_redis()
+        events_ingest(tenant=tenant, items=random_events(random.Random(3), 40, "e"))
+        batches_apply(tenant_id=tenant.pk)
+        day = current_periods(tenant)[2]  # this month: every event of the stream
+        points, fcr = (period_board(tenant, m, day) for m in ("points", "fcr"))
+        client = live.get_redis()
+        assert client is not None
+        assert client.keys(f"{live._base(points)}*") == []  # nothing written for unread boards
+        assert leaderboard(tenant=tenant, metric="points", period=day)["source"] == "sql"
+        assert live.is_ready(points)
+        assert not live.is_ready(fcr)
+
+        events_ingest(tenant=tenant, items=random_events(random.Random(4), 30, "more-"))
+        batches_apply(tenant_id=tenant.pk)
+        assert client.keys(f"{live._base(fcr)}*") == []
+        answer = live.read(points, limit=100, better=True)
+        assert answer is not None
+        expected, _ = rank(standings(points))
+        assert len(expected) == len(NAMES)
+        assert [(e.entity_id, e.value, e.rank) for e in answer[0]] == [
+            (e.entity_id, e.value, e.rank) for e in expected
+        ]
