@@ -6,6 +6,8 @@ PostgreSQL + a private Redis + gunicorn + one Celery worker; 200k simulated even
 * freshness at half that rate: 202 → the KPI query reflecting the event, and 202 → applied
   downstream (batch applied_at − created_at), p50/p95;
 * a bare binary COPY of the same rows into a scratch table, and the ratio.
+Five leaderboards are read first (points day/week/month, AHT day, CSAT week), as widgets
+would: they are live, so every applied batch also keeps them.
 
     .venv/bin/python bench/ingest.py [--events 200000] [--web-workers 3]
 
@@ -24,6 +26,7 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -133,6 +136,17 @@ def copy_baseline(database_url: str, events: list[dict[str, Any]]) -> float:
     return len(rows) / elapsed
 
 
+WATCHED_BOARDS = [("points", "day"), ("points", "week"), ("points", "month"), ("aht", "day"),
+                  ("csat", "week")]  # fmt: skip
+
+
+def board_source(conn: http.client.HTTPConnection, key: str, path: str, *, want: str) -> bool:
+    conn.request("GET", path, headers={"Authorization": f"Bearer {key}"})
+    response = conn.getresponse()
+    response.read()
+    return response.getheader("X-Gamify-Source") == want
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200_000)
@@ -160,6 +174,12 @@ def main() -> None:
         stack.start_web()
         stack.start_worker()
         status_conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+        # What agents' widgets and a wall display read: those boards are live, and every
+        # applied batch keeps them (boards nobody reads cost the worker nothing).
+        for metric, period in WATCHED_BOARDS:
+            path = f"/api/v1/leaderboards?metric={metric}&period={period}"
+            wait_until(partial(board_source, status_conn, key, path, want="live"), timeout=60,
+                       what=f"live board {path}")  # fmt: skip
 
         # --- sustained throughput ---------------------------------------------------------
         shares = [bodies[i :: args.clients] for i in range(args.clients)]

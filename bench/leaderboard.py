@@ -207,7 +207,9 @@ def main() -> None:
         status, sql_board = request(port, key, "GET", sql_path)
         assert status == 200, sql_board
         assert sql_board["_source"] == "sql"
-        assert [e["agent"] for e in sql_board["entries"]] == [e["agent"] for e in board["entries"]]
+        _, live_now = request(port, key, "GET", board_path)  # the same moment, live
+        listed = [[e["agent"] for e in b["entries"]] for b in (sql_board, live_now)]
+        assert listed[0] == listed[1], listed
         sql = load(port, key, sql_path, max(5, args.seconds // 3), warm_up=False)
 
     finally:
