@@ -31,6 +31,19 @@ def _isolation(settings: Any) -> Iterator[None]:
     clear_redis()
     yield
     clear_redis()
+    forget_staging_tables()
+
+
+def forget_staging_tables() -> None:
+    """The ingest path marks a connection as holding its staging tables once the transaction
+    that created them committed (kpis.buckets._ensure_staging). Tests run such on-commit
+    callbacks inside a transaction that is then rolled back, taking the tables with it."""
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        raw = conn.connection
+        if raw is not None and hasattr(raw, "gamify_staging"):
+            del raw.gamify_staging
 
 
 def clear_redis() -> None:
