@@ -189,15 +189,18 @@ def board_populate(*, tenant: Tenant, metric: str, kind: str) -> int:
     return len(entries)
 
 
-def boards_populate_all(*, tenant: Tenant) -> int:
+def boards_populate_all(*, tenant: Tenant, only_live: bool = True) -> int:
+    """Refill the tenant's live boards from SQL (after a rebuild or a settings recompute);
+    `only_live=False` fills every current board, read or not. Returns entries written."""
     if not live.available():
         return 0
     catalogue = kpi_catalogue(tenant)
-    return sum(
-        board_populate(tenant=tenant, metric=metric, kind=kind)
-        for metric in live_metrics(catalogue)
-        for kind in LIVE_KINDS
-    )
+    periods = {kind: period_of(kind, local_today(tenant), tenant) for kind in LIVE_KINDS}
+    wanted = [(metric, kind) for metric in live_metrics(catalogue) for kind in LIVE_KINDS]
+    if only_live:
+        boards = [period_board(tenant, metric, periods[kind]) for metric, kind in wanted]
+        wanted = [pair for pair, ready in zip(wanted, live.ready(boards), strict=True) if ready]
+    return sum(board_populate(tenant=tenant, metric=metric, kind=kind) for metric, kind in wanted)
 
 
 def boards_refresh(*, tenant: Tenant, agent_days: Mapping[int, Iterable[date]]) -> int:

@@ -111,7 +111,7 @@ def test_live_boards_equal_sql(seed: int, batches: int) -> None:
             tenant = make_tenant()
             events_ingest(tenant=tenant, items=random_events(rng, 30, "first-"))
             batches_apply(tenant_id=tenant.pk)
-            boards_populate_all(tenant=tenant)
+            boards_populate_all(tenant=tenant, only_live=False)
             for b in range(batches):
                 events = random_events(rng, rng.randrange(1, 25), f"b{b}-")
                 events_ingest(tenant=tenant, items=events)
@@ -128,7 +128,7 @@ def test_current_board_is_served_without_sql(db):
         tenant = make_tenant()
         events_ingest(tenant=tenant, items=random_events(random.Random(1), 40, "e"))
         batches_apply(tenant_id=tenant.pk)
-        boards_populate_all(tenant=tenant)
+        boards_populate_all(tenant=tenant, only_live=False)
         period = current_periods(tenant)[2]  # this month
         with CaptureQueriesContext(connection) as queries:
             board = leaderboard(tenant=tenant, metric="contacts_handled", period=period, limit=5)
@@ -178,6 +178,10 @@ def test_only_boards_somebody_read_are_kept_live(db):
         assert client.keys(f"{live._base(fcr)}*") == []
         answer = live.read(points, limit=100, better=True)
         assert answer is not None
+
+        boards_populate_all(tenant=tenant)  # what a rebuild does: refill the live ones only
+        assert live.is_ready(points)
+        assert client.keys(f"{live._base(fcr)}*") == []
         expected, _ = rank(standings(points))
         assert len(expected) == len(NAMES)
         assert [(e.entity_id, e.value, e.rank) for e in answer[0]] == [
