@@ -29,10 +29,20 @@ def agent_list(
 
 def team_descendants(*, tenant: Tenant | int, team_id: int) -> set[int]:
     """The ids of a team and every team below it (one query for the whole tree)."""
+    return subtree(team_tree(tenant), team_id)
+
+
+def team_tree(tenant: Tenant | int) -> dict[int | None, list[int]]:
+    """parent id → its child teams' ids, for all the tenant's teams (one query)."""
     children: dict[int | None, list[int]] = defaultdict(list)
     for pk, parent_id in Team.objects.for_tenant(tenant).values_list("id", "parent_id"):
         children[parent_id].append(pk)
-    found, stack = {team_id}, [team_id]
+    return children
+
+
+def subtree(children: dict[int | None, list[int]], root: int) -> set[int]:
+    """`root` and every team below it in a `team_tree` (cycles cannot loop)."""
+    found, stack = {root}, [root]
     while stack:
         for child in children.get(stack.pop(), ()):
             if child not in found:

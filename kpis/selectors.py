@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import Min, Q, Sum
 
-from accounts.api.problems import ValidationProblem
+from accounts.api.problems import NotFoundProblem, ValidationProblem
 from accounts.models import Agent, AgentHistory, Team, Tenant
 from accounts.selectors import team_descendants
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
@@ -208,9 +208,7 @@ def kpi_series(
     kpi = catalogue.get(code)
     subject = "agent" if agent is not None else "team"
     if kpi is None or (kpi.formula is not None and subject not in kpi.formula.scopes):
-        from kpis.services.catalogue import KpiNotFound
-
-        raise KpiNotFound(f"No {subject} KPI {code!r}.")
+        raise NotFoundProblem(f"No {subject} KPI {code!r}.")
     team_ids: Any = team_descendants(tenant=tenant, team_id=team.pk) if team else None
     agent_id: Any = agent.pk if agent is not None else None
     first = None

@@ -78,6 +78,14 @@ class Problem(exceptions.APIException):
         self.extra = dict(extra or {})
 
 
+class NotFoundProblem(Problem):
+    """404 raised by services and selectors (views may raise DRF's NotFound: same answer)."""
+
+    status_code = 404
+    slug = "not-found"
+    title = "Not found"
+
+
 class ValidationProblem(Problem):
     """400 naming the offending fields, raised by code that validates outside a serializer."""
 

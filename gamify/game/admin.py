@@ -28,21 +28,7 @@ from gamify.game.models import (
 class PointRuleForm(forms.ModelForm[PointRule]):
     class Meta:
         model = PointRule
-        fields = [
-            "tenant",
-            "name",
-            "kpi",
-            "kind",
-            "points",
-            "period",
-            "op",
-            "threshold",
-            "lower",
-            "upper",
-            "min_volume",
-            "cap",
-            "active",
-        ]
+        fields = ["tenant", *services.RULE_FIELDS]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

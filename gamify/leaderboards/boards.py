@@ -22,6 +22,7 @@ from typing import Any
 from django.db.models import Sum
 
 from accounts.models import Agent, Team, Tenant
+from accounts.selectors import subtree, team_tree
 from gamify.game.engine import meets
 from gamify.game.models import AgentDayPoints
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
@@ -198,23 +199,6 @@ def kpi_values(
 
 
 # --- who takes part -------------------------------------------------------------------------
-def _team_tree(tenant: Tenant) -> dict[int | None, list[int]]:
-    children: dict[int | None, list[int]] = defaultdict(list)
-    for pk, parent in Team.objects.for_tenant(tenant).values_list("id", "parent_id"):
-        children[parent].append(pk)
-    return children
-
-
-def _subtree(children: dict[int | None, list[int]], root: int) -> set[int]:
-    found, stack = {root}, [root]
-    while stack:
-        for child in children.get(stack.pop(), ()):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
-
-
 def participants(board: Board) -> dict[int, tuple[str, str]]:
     """{entity id: (external id, display name)} of the board's possible entries."""
     if board.entity == "team":
@@ -224,8 +208,8 @@ def participants(board: Board) -> dict[int, tuple[str, str]]:
         return {pk: (ext, name) for pk, ext, name in teams.values_list("id", "external_id", "name")}
     agents = Agent.objects.for_tenant(board.tenant).filter(active=True)
     if board.agent_ids is not None or board.team_ids is not None:
-        children = _team_tree(board.tenant) if board.team_ids else {}
-        in_teams: set[int] = set().union(*(_subtree(children, t) for t in board.team_ids or ()))
+        children = team_tree(board.tenant) if board.team_ids else {}
+        in_teams: set[int] = set().union(*(subtree(children, t) for t in board.team_ids or ()))
         condition_ids = set(board.agent_ids or ())
         agents = agents.filter(pk__in=condition_ids) | agents.filter(team_id__in=in_teams)
     return {
@@ -324,8 +308,8 @@ def _team_standings(
     ids: set[int] | None,
 ) -> list[Standing]:
     """Teams on the ratio of the sums of their subtree (or on their agents' points)."""
-    children = _team_tree(board.tenant)
-    subtrees = {team: _subtree(children, team) for team in (ids if ids is not None else people)}
+    children = team_tree(board.tenant)
+    subtrees = {team: subtree(children, team) for team in (ids if ids is not None else people)}
     better = higher_is_better(board, catalogue)
     out: list[Standing] = []
     if board.metric == "points":

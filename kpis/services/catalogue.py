@@ -8,19 +8,13 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.api.problems import Problem, ValidationProblem
+from accounts.api.problems import NotFoundProblem, Problem, ValidationProblem
 from accounts.models import Tenant
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
 from kpis.formulas import BUILTIN
 from kpis.models import InteractionSettings, Kpi
 
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
-
-
-class KpiNotFound(Problem):
-    status_code = 404
-    slug = "not-found"
-    title = "Not found"
 
 
 class KpiExists(Problem):
@@ -85,7 +79,7 @@ def kpi_update(
     catalogue = kpi_catalogue(tenant)
     kpi = catalogue.get(code)
     if kpi is None:
-        raise KpiNotFound(f"No KPI {code!r}.")
+        raise NotFoundProblem(f"No KPI {code!r}.")
     for setting, value in (
         ("threshold_seconds", threshold_seconds),
         ("short_abandon_seconds", short_abandon_seconds),

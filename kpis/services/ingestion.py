@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from accounts.api.problems import Problem
+from accounts.api.problems import NotFoundProblem
 from accounts.models import Agent, AgentHistory, Team, Tenant
 from kpis import buckets, metrics
 from kpis.catalogue import interaction_settings
@@ -47,12 +47,6 @@ CONFLICT_MESSAGE = (
     "An event with this event_id was already accepted with a different body. Send a "
     "correction as a new event and void the old one (POST /events/{event_id}/void)."
 )
-
-
-class EventNotFound(Problem):
-    status_code = 404
-    slug = "not-found"
-    title = "Not found"
 
 
 @dataclass
@@ -481,7 +475,7 @@ def event_void(*, tenant: Tenant, event_id: str) -> RawEvent:
             .first()
         )
         if event is None:
-            raise EventNotFound(f"No event with event_id {event_id!r}.")
+            raise NotFoundProblem(f"No event with event_id {event_id!r}.")
         if event.voided_at is not None:
             return event
         now = timezone.now()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# One 404 problem for the whole API; re-exported here for the wallet's services.
+from accounts.api.problems import NotFoundProblem as NotFoundProblem
 from accounts.api.problems import Problem
 
 
@@ -45,9 +47,3 @@ class BalanceLimit(Problem):
     status_code = 409
     slug = "balance-limit"
     title = "Balance limit reached"
-
-
-class NotFoundProblem(Problem):
-    status_code = 404
-    slug = "not-found"
-    title = "Not found"
