@@ -30,16 +30,22 @@ class Period:
     end: datetime | None
 
     def as_dict(self, tz: ZoneInfo) -> dict[str, str | None]:
-        return {
-            "type": self.type,
-            "start": self.start.astimezone(tz).isoformat() if self.start else None,
-            "end": self.end.astimezone(tz).isoformat() if self.end else None,
-        }
+        return dict(_local_bounds(self, tz))
 
     def contains(self, instant: datetime) -> bool:
         return (self.start is None or instant >= self.start) and (
             self.end is None or instant < self.end
         )
+
+
+@lru_cache(maxsize=1024)
+def _local_bounds(period: Period, tz: ZoneInfo) -> tuple[tuple[str, str | None], ...]:
+    # Every read names its period: the current ones over and over.
+    return (
+        ("type", period.type),
+        ("start", period.start.astimezone(tz).isoformat() if period.start else None),
+        ("end", period.end.astimezone(tz).isoformat() if period.end else None),
+    )
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:

@@ -36,15 +36,15 @@ def standings_of(
     better = _better(contest)
     if contest.status in LIVE and contest.entity == "agent" and live.available():
         board = board or contest_board(contest)
-        answer = live.read(
+        reply = live.read(
             board,
             limit=limit,
             better=better,
             around=around.external_id if around else None,
             around_size=AROUND,
         )
-        if answer is not None:
-            return answer
+        if reply is not None:
+            return reply.standings()
         ranked, unranked = contest_standings(contest)
         live.write(board, [*ranked, *unranked], full=True)
     else:

@@ -98,6 +98,15 @@ def member(entity_id: int, name: str, volume: Decimal) -> str:
     return f"{inverted:016d}|{name_key(name)}|{entity_id}"
 
 
+def plain_number(value: Decimal | float | int) -> int | float:
+    """A whole number as an int (3, not 3.0), else a float."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
 def entity_of(member_string: str) -> int:
     return int(member_string.rsplit("|", 1)[1])
 

@@ -15,11 +15,12 @@ keys (for clean-ups). Scores are *set* from recomputed standings, never incremen
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from config.redis import get_redis, redis_key
-from gamify.leaderboards.boards import MAX_VOLUME_E3, Board, Standing
+from config.redis import get_redis, redis_key, run_script
+from gamify.leaderboards.boards import MAX_VOLUME_E3, Board, Standing, plain_number
 
 TTL_SECONDS = 45 * 86400  # boards of past periods fade away
 SEP = "\x1f"
@@ -144,30 +145,53 @@ def is_ready(board: Board) -> bool:
     return client is not None and bool(client.exists(f"{_base(board)}:ready"))
 
 
-def _decode(flat: Sequence[Any], names: dict[int, tuple[str, str]]) -> list[Standing]:
-    """Standings from a flat [member, score, member, score …] reply."""
-    out = []
+Part = tuple[int, str, str, Decimal | int, float]  # entity id, external id, name, volume, score
+
+
+def _parts(
+    flat: Sequence[bytes], ids: Sequence[bytes], names: Sequence[bytes | None], first: int
+) -> list[Part]:
+    """Entries of a flat [member, score, member, score …] reply; `ids` and `names` list the
+    entities of the whole reply in order, this part's first at `first`. Runs for every entry
+    of every board read: positional, and no Decimal arithmetic for whole volumes."""
+    out: list[Part] = []
     for i in range(0, len(flat), 2):
-        text = flat[i].decode()
-        entity_id = int(text[text.rindex("|") + 1 :])
-        known = names.get(entity_id)
-        external_id, name = known if known is not None else (str(entity_id), str(entity_id))
-        thousandths = MAX_VOLUME_E3 - int(text[: text.index("|")])
+        entity_id = int(ids[first])
+        known = names[first]
+        first += 1
+        if known is None:
+            external_id = name = str(entity_id)
+        else:
+            external_id, _, name = known.decode().partition(SEP)
+        # A member starts with the volume in thousandths, inverted (boards.member).
+        thousandths = MAX_VOLUME_E3 - int(flat[i][:16])
         whole, fraction = divmod(thousandths, 1000)
-        # Whole volumes (contacts, points) are the rule: no Decimal division for them.
-        volume = (
-            Decimal(whole) if not fraction else (Decimal(thousandths) / VOLUME_SCALE).normalize()
-        )
-        # Positional: this runs for every entry of every board read.
-        out.append(
-            Standing(entity_id, external_id, name, None, volume, True, "", text, float(flat[i + 1]))
-        )
+        volume = whole if not fraction else (Decimal(thousandths) / VOLUME_SCALE).normalize()
+        out.append((entity_id, external_id, name, volume, float(flat[i + 1])))
     return out
+
+
+def _ranks(scores: Sequence[float], start: int, first_rank: int) -> list[int]:
+    """Competition ranks (1, 2, 2, 4) of consecutive entries: an entry starting a new score
+    ranks at its position; the first of a window takes the rank of its whole tie group."""
+    ranks: list[int] = []
+    previous = None
+    for offset, score in enumerate(scores):
+        if offset == 0:
+            ranks.append(first_rank)
+        elif score == previous:
+            ranks.append(ranks[-1])
+        else:
+            ranks.append(start + offset + 1)
+        previous = score
+    return ranks
 
 
 # One round trip for a whole board read: top entries, not-qualified entries, the window around
 # one entity (found by external id), its rank, and the names and reasons of everyone listed.
-# Every key carries the tenant's hash tag, so the script also runs on Redis Cluster.
+# Every key carries the tenant's hash tag, so the script also runs on Redis Cluster. Kept lean:
+# it runs inside Redis for every board read. Members are "volume|name key|id" and a name key
+# holds no "|" (boards.member), so an id starts after the second "|", at byte 18 or later.
 READ_SCRIPT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 local limit = tonumber(ARGV[1])
@@ -187,27 +211,86 @@ if ARGV[2] ~= '' then
     end
   end
 end
-local ids, reason_ids = {}, {}
-for _, list in ipairs({top, unranked, window}) do
-  for i = 1, #list, 2 do table.insert(ids, string.match(list[i], '|(%d+)$')) end
+local ids, n = {}, 0
+for _, list in ipairs({unranked, top, window}) do
+  for i = 1, #list, 2 do
+    local m = list[i]
+    n = n + 1
+    ids[n] = string.sub(m, string.find(m, '|', 18, true) + 1)
+  end
 end
-for i = 1, #unranked, 2 do table.insert(reason_ids, string.match(unranked[i], '|(%d+)$')) end
-local names, reasons = {}, {}
-if #ids > 0 then names = redis.call('HMGET', KEYS[6], unpack(ids)) end
-if #reason_ids > 0 then reasons = redis.call('HMGET', KEYS[5], unpack(reason_ids)) end
+if n == 0 then return {1, top, unranked, window, start, first_rank, ids, {}, {}} end
+local reasons = {}
+if #unranked > 0 then reasons = redis.call('HMGET', KEYS[5], unpack(ids, 1, #unranked / 2)) end
+local names = redis.call('HMGET', KEYS[6], unpack(ids))
 return {1, top, unranked, window, start, first_rank, ids, names, reasons}
 """
 
 
-_scripts: dict[int, Any] = {}
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A board as Redis holds it: top entries, not-qualified ones, the window around one
+    entity, and the reasons of the not-qualified (value␟reason)."""
 
+    top: list[Part]
+    unranked: list[Part]
+    window: list[Part]
+    window_start: int
+    window_first_rank: int
+    reasons: list[bytes | None]
+    better: bool
 
-def _read_script(client: Any) -> Any:
-    """The read script registered once per client (then sent as EVALSHA, not its text)."""
-    script = _scripts.get(id(client))
-    if script is None:
-        script = _scripts[id(client)] = client.register_script(READ_SCRIPT)
-    return script
+    def value(self, score: float) -> float:
+        return (-score if self.better else score) + 0.0  # no -0.0
+
+    def standings(self) -> tuple[list[Standing], list[Standing], list[Standing]]:
+        """(ranked, not qualified, around) as Standings: what contests and tests compare."""
+
+        def ranked(parts: list[Part], start: int, first_rank: int) -> list[Standing]:
+            ranks = _ranks([p[4] for p in parts], start, first_rank)
+            return [
+                Standing(i, ext, name, self.value(score), Decimal(volume), True, "",
+                         rank=rank, score=score)
+                for (i, ext, name, volume, score), rank in zip(parts, ranks, strict=True)
+            ]  # fmt: skip
+
+        unranked = []
+        for (i, ext, name, volume, score), raw in zip(self.unranked, self.reasons, strict=True):
+            value, _, reason = (raw or b"").decode().partition(SEP)
+            unranked.append(
+                Standing(i, ext, name, float(value) if value else None, Decimal(volume), False,
+                         reason, score=score)
+            )  # fmt: skip
+        return (
+            ranked(self.top, 0, 1),
+            unranked,
+            ranked(self.window, self.window_start, self.window_first_rank),
+        )
+
+    def rows(self, entity: str) -> tuple[list[dict[str, Any]], ...]:
+        """(entries, around, not_qualified) as GET /leaderboards lists them."""
+
+        def ranked(parts: list[Part], start: int, first_rank: int) -> list[dict[str, Any]]:
+            ranks = _ranks([p[4] for p in parts], start, first_rank)
+            return [
+                {"rank": rank, entity: ext, "display_name": name,
+                 "value": plain_number(self.value(score)), "volume": plain_number(volume)}
+                for (_, ext, name, volume, score), rank in zip(parts, ranks, strict=True)
+            ]  # fmt: skip
+
+        unranked = []
+        for (_, ext, name, volume, _), raw in zip(self.unranked, self.reasons, strict=True):
+            value, _, reason = (raw or b"").decode().partition(SEP)
+            unranked.append(
+                {entity: ext, "display_name": name,
+                 "value": plain_number(float(value)) if value else None,
+                 "volume": plain_number(volume), "reason": reason}
+            )  # fmt: skip
+        return (
+            ranked(self.top, 0, 1),
+            ranked(self.window, self.window_start, self.window_first_rank),
+            unranked,
+        )
 
 
 def read(
@@ -217,9 +300,10 @@ def read(
     better: bool,
     around: str | None = None,
     around_size: int = 2,
-) -> tuple[list[Standing], list[Standing], list[Standing]] | None:
-    """(top entries, not-qualified entries, entries around one entity — by external id), or
-    None when the board is not (yet) in Redis. One round trip; no SQL."""
+) -> Reply | None:
+    """The board's top `limit` entries and not-qualified ones, and the entries around one
+    entity (by external id), or None when the board is not (yet) in Redis. One round trip;
+    no SQL."""
     client = get_redis()
     if client is None:
         return None
@@ -230,39 +314,17 @@ def read(
         _tenant_key(tenant_id, f"names:{board.entity}"),
         _tenant_key(tenant_id, f"ids:{board.entity}"),
     ]  # fmt: skip
-    result = _read_script(client)(keys=keys, args=[limit, around or "", around_size])
+    result = run_script(client, READ_SCRIPT, keys, [limit, around or "", around_size])
     if not result or not result[0]:
         return None
-    _, top, unranked, window, start, first_rank, ids, raw_names, raw_reasons = result
-    names: dict[int, tuple[str, str]] = {}
-    for entity_id, raw in zip(ids, raw_names, strict=False):
-        if raw is not None:
-            ext, _, name = raw.decode().partition(SEP)
-            names[int(entity_id)] = (ext, name)
-    ranked = _with_values(_decode(top, names), better, start=0, first_rank=1)
-    nearby = _with_values(_decode(window, names), better, start=start, first_rank=first_rank or 1)
-    not_qualified = _decode(unranked, names)
-    for entry, raw in zip(not_qualified, raw_reasons, strict=False):
-        entry.qualified = False
-        value, _, reason = (raw or b"").decode().partition(SEP)
-        entry.value = float(value) if value else None
-        entry.reason = reason
-    return ranked, not_qualified, nearby
-
-
-def _with_values(
-    entries: list[Standing], better: bool, *, start: int, first_rank: int
-) -> list[Standing]:
-    """Values from scores, and competition ranks (1, 2, 2, 4): an entry starting a new score
-    ranks at its position; the first of a window takes the rank of its whole tie group."""
-    previous: float | None = None
-    for offset, entry in enumerate(entries):
-        entry.value = (-entry.score if better else entry.score) + 0.0  # no -0.0
-        if offset == 0:
-            entry.rank = first_rank
-        elif entry.score == previous:
-            entry.rank = entries[offset - 1].rank
-        else:
-            entry.rank = start + offset + 1
-        previous = entry.score
-    return entries
+    _, top, unranked, window, start, first_rank, ids, names, reasons = result
+    n_unranked, n_top = len(unranked) // 2, len(top) // 2
+    return Reply(
+        top=_parts(top, ids, names, n_unranked),
+        unranked=_parts(unranked, ids, names, 0),
+        window=_parts(window, ids, names, n_unranked + n_top),
+        window_start=start,
+        window_first_rank=first_rank or 1,
+        reasons=reasons,
+        better=better,
+    )

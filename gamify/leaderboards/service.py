@@ -27,6 +27,7 @@ from gamify.leaderboards.boards import (
     _standing,
     counter_sums,
     higher_is_better,
+    plain_number,
     points_sums,
     rank,
     standings,
@@ -113,46 +114,26 @@ def leaderboard(
             filters["team_ids"] = frozenset({team.pk})
     board = period_board(tenant, metric, period, entity=entity, **filters)
     better = higher_is_better(board)
-    answer = None
-    source = "sql"
+    body = {"source": "sql", "metric": metric, "period": period.as_dict(tenant.tz)}
     if entity == "agent" and scope == "tenant" and _is_live(period, tenant) and live.available():
-        answer = live.read(
-            board,
-            limit=limit,
-            better=better,
-            around=around,
-            around_size=AROUND,
-        )
-        if answer is None:
-            _populate_later(board)
-        else:
-            source = "live"
-    if answer is None:
-        ranked, not_qualified = rank(standings(board))
-        nearby: list[Standing] = []
-        if around is not None:
-            position = next((i for i, e in enumerate(ranked) if e.external_id == around), None)
-            if position is not None:
-                nearby = ranked[max(0, position - AROUND) : position + AROUND + 1]
-        answer = (ranked[:limit], not_qualified[:limit], nearby)
-    top, unranked, nearby = answer
+        reply = live.read(board, limit=limit, better=better, around=around, around_size=AROUND)
+        if reply is not None:
+            entries, nearby_rows, unranked_rows = reply.rows(entity)
+            return {**body, "source": "live", "entries": entries, "around": nearby_rows,
+                    "not_qualified": unranked_rows}  # fmt: skip
+        _populate_later(board)
+    ranked, not_qualified = rank(standings(board))
+    nearby: list[Standing] = []
+    if around is not None:
+        position = next((i for i, e in enumerate(ranked) if e.external_id == around), None)
+        if position is not None:
+            nearby = ranked[max(0, position - AROUND) : position + AROUND + 1]
     return {
-        "source": source,
-        "metric": metric,
-        "period": period.as_dict(tenant.tz),
-        "entries": [_entry(e, entity) for e in top],
+        **body,
+        "entries": [_entry(e, entity) for e in ranked[:limit]],
         "around": [_entry(e, entity) for e in nearby],
-        "not_qualified": [_entry(e, entity, reason=True) for e in unranked],
+        "not_qualified": [_entry(e, entity, reason=True) for e in not_qualified[:limit]],
     }
-
-
-def _number(value: Decimal | float) -> int | float:
-    """A whole number as an int (3, not 3.0), else a float."""
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else value
-    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def _entry(entry: Standing, entity: str, *, reason: bool = False) -> dict[str, Any]:
@@ -160,8 +141,8 @@ def _entry(entry: Standing, entity: str, *, reason: bool = False) -> dict[str, A
         "rank": entry.rank,
         entity: entry.external_id,
         "display_name": entry.name,
-        "value": _number(entry.value) if entry.value is not None else None,
-        "volume": _number(entry.volume),
+        "value": plain_number(entry.value) if entry.value is not None else None,
+        "volume": plain_number(entry.volume),
     }
     if reason:
         row.pop("rank")

@@ -3,6 +3,7 @@ for random data — and a current-day board is served with no SQL query at all."
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from gamify.leaderboards.service import (
     leaderboard,
     period_board,
 )
+from kpis.periods import Period
 from kpis.services.ingestion import batches_apply, event_void, events_ingest
 from tests.conftest import clear_redis
 
@@ -76,9 +78,9 @@ def compare_all(tenant: Any) -> None:
             board = period_board(tenant, metric, period)
             better = metric not in ("aht",)
             expected_ranked, expected_unranked = rank(standings(board))
-            answer = live.read(board, limit=1000, better=better)
-            assert answer is not None, (metric, period)
-            ranked, unranked, _ = answer
+            reply = live.read(board, limit=1000, better=better)
+            assert reply is not None, (metric, period)
+            ranked, unranked, _ = reply.standings()
 
             def rows(entries: list[Any]) -> list[tuple[Any, ...]]:
                 return [(e.rank, e.entity_id, e.value, e.volume, e.name) for e in entries]
@@ -89,12 +91,24 @@ def compare_all(tenant: Any) -> None:
             ]
             for agent_id in [e.entity_id for e in expected_ranked][:3]:
                 external = next(e.external_id for e in expected_ranked if e.entity_id == agent_id)
-                answer = live.read(board, limit=1, better=better, around=external)
-                assert answer is not None
-                nearby = answer[2]
+                reply = live.read(board, limit=1, better=better, around=external)
+                assert reply is not None
+                nearby = reply.standings()[2]
                 position = [e.entity_id for e in expected_ranked].index(agent_id)
                 window = expected_ranked[max(0, position - 2) : position + 3]
                 assert rows(nearby) == rows(window)
+            # And over the API: the live body lists exactly what SQL lists for the same window.
+            middle = None
+            if expected_ranked:
+                middle = expected_ranked[len(expected_ranked) // 2].external_id
+            window_only = Period("custom", period.start, period.end)
+            bodies = [
+                leaderboard(tenant=tenant, metric=metric, period=p, limit=1000, around=middle)
+                for p in (period, window_only)
+            ]
+            assert [b["source"] for b in bodies] == ["live", "sql"]
+            for part in ("entries", "around", "not_qualified"):  # as JSON: 3, not 3.0
+                assert json.dumps(bodies[0][part]) == json.dumps(bodies[1][part]), (metric, part)
 
 
 @settings(
@@ -176,14 +190,14 @@ def test_only_boards_somebody_read_are_kept_live(db):
         events_ingest(tenant=tenant, items=random_events(random.Random(4), 30, "more-"))
         batches_apply(tenant_id=tenant.pk)
         assert client.keys(f"{live._base(fcr)}*") == []
-        answer = live.read(points, limit=100, better=True)
-        assert answer is not None
+        reply = live.read(points, limit=100, better=True)
+        assert reply is not None
 
         boards_populate_all(tenant=tenant)  # what a rebuild does: refill the live ones only
         assert live.is_ready(points)
         assert client.keys(f"{live._base(fcr)}*") == []
         expected, _ = rank(standings(points))
         assert len(expected) == len(NAMES)
-        assert [(e.entity_id, e.value, e.rank) for e in answer[0]] == [
+        assert [(e.entity_id, e.value, e.rank) for e in reply.standings()[0]] == [
             (e.entity_id, e.value, e.rank) for e in expected
         ]
