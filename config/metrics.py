@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import (
@@ -58,6 +59,10 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 class PrometheusMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        # labels() takes a lock and builds keys on every call: keep each child once found
+        # (routes, methods and statuses are few).
+        self._latency: dict[tuple[str, str], Any] = {}
+        self._requests: dict[tuple[str, str, int], Any] = {}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
@@ -65,6 +70,14 @@ class PrometheusMiddleware:
         match = request.resolver_match
         route = match.route if match else "unmatched"
         method = request.method or "GET"
-        HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
-        HTTP_REQUESTS.labels(method, route, str(response.status_code)).inc()
+        latency = self._latency.get((method, route))
+        if latency is None:
+            latency = self._latency[(method, route)] = HTTP_LATENCY.labels(method, route)
+        latency.observe(time.perf_counter() - started)
+        status = response.status_code
+        counter = self._requests.get((method, route, status))
+        if counter is None:
+            counter = HTTP_REQUESTS.labels(method, route, str(status))
+            self._requests[(method, route, status)] = counter
+        counter.inc()
         return response

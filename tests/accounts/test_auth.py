@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.middleware.csrf import _get_new_csrf_string
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -137,6 +138,21 @@ def test_manager_session_uses_membership_role(tenant, outsider, agent):
     assert client.get("/api/v1/agents").json()["results"][0]["external_id"] == "a1"
     problem(client.put("/api/v1/teams/x", {"name": "X"}, format="json"), 403)  # viewer
     problem(client.get("/api/v1/agents", HTTP_X_GAMIFY_TENANT="outsider"), 403)
+
+
+def test_a_manager_session_writes_only_with_a_csrf_token(tenant):
+    # The CSRF middleware skips /api/ (API views are csrf_exempt); DRF's session
+    # authentication must still refuse a cross-site write that carries the session cookie.
+    user = get_user_model().objects.create_user("max", password="pw-123456789")
+    Membership.objects.create(user=user, tenant=tenant, role=Membership.Role.MANAGER)
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+    refused = problem(client.put("/api/v1/teams/x", {"name": "X"}, format="json"), 403)
+    assert "CSRF" in refused["detail"]
+    token = _get_new_csrf_string()
+    client.cookies["csrftoken"] = token
+    response = client.put("/api/v1/teams/x", {"name": "X"}, format="json", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code in (200, 201), response.content
 
 
 def test_whoami_names_tenant_and_scopes_from_the_cache(tenant, make_client, count_queries):
