@@ -60,6 +60,15 @@ class IngestResult:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
 
 
+SLOT_SECONDS = 900
+SLOT_LAST = timedelta(seconds=SLOT_SECONDS - 1)
+
+
+def _local_hour_and_day(instant: datetime, tz: Any) -> tuple[datetime, date]:
+    local = instant.astimezone(tz)
+    return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC), local.date()
+
+
 @dataclass
 class _Folded:
     """Bucket rows accumulated from events, ready for `buckets.fold`."""
@@ -70,6 +79,27 @@ class _Folded:
     team_metrics: dict[tuple[Any, ...], list[int]] = field(default_factory=dict)
     agent_days: dict[int, set[date]] = field(default_factory=lambda: defaultdict(set))
     team_days: dict[int, set[date]] = field(default_factory=lambda: defaultdict(set))
+    # UTC quarter hour → (its local hour, as a UTC instant; its local date): see local_slot.
+    slots: dict[int, tuple[datetime, date]] = field(default_factory=dict)
+
+    def local_slot(self, instant: datetime, tz: Any) -> tuple[datetime, date]:
+        """The bucket hour and local date of an instant, worked out once per UTC quarter hour.
+
+        Every current time zone's offset is a whole number of quarter hours and changes only
+        on a quarter hour, so a UTC quarter hour lies inside one local hour and one local
+        date. A quarter hour whose ends disagree on that (a historic local mean time, say)
+        is worked out per event.
+        """
+        slot = int(instant.timestamp() // SLOT_SECONDS)
+        known = self.slots.get(slot)
+        if known is None:
+            known = _local_hour_and_day(instant, tz)
+            first = datetime.fromtimestamp(slot * SLOT_SECONDS, UTC)
+            ends = [_local_hour_and_day(t, tz) for t in (first, first + SLOT_LAST)]
+            if ends[0] != ends[1] or ends[0] != known:
+                return known
+            self.slots[slot] = known
+        return known
 
     def add(
         self,
@@ -83,9 +113,7 @@ class _Folded:
         tz: Any,
         sign: int = 1,
     ) -> None:
-        local = occurred_at.astimezone(tz)
-        hour = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
-        day = local.date()
+        hour, day = self.local_slot(occurred_at, tz)
         counters = event_counters(type_name, payload, settings)
         changed = [(i, v) for i, v in enumerate(counters) if v]
         metric = None
