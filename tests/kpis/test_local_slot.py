@@ -41,7 +41,11 @@ def test_a_fall_back_hour_is_two_buckets():
     first = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT
     repeated = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)  # 01:30 EST, the same local time
     hours = [folded.local_slot(t, tz)[0] for t in (first, repeated, first, repeated)]
-    assert hours == [
-        datetime(2026, 11, 1, 5, tzinfo=UTC),
-        datetime(2026, 11, 1, 6, tzinfo=UTC),
-    ] * 2
+    assert (
+        hours
+        == [
+            datetime(2026, 11, 1, 5, tzinfo=UTC),
+            datetime(2026, 11, 1, 6, tzinfo=UTC),
+        ]
+        * 2
+    )
