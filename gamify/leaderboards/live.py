@@ -171,20 +171,32 @@ def _parts(
     return out
 
 
-def _ranks(scores: Sequence[float], start: int, first_rank: int) -> list[int]:
-    """Competition ranks (1, 2, 2, 4) of consecutive entries: an entry starting a new score
-    ranks at its position; the first of a window takes the rank of its whole tie group."""
-    ranks: list[int] = []
+Ranked = tuple[int, float, Part]  # rank, value, entry
+Unranked = tuple[float | None, str, Part]  # value, reason, entry
+
+
+def _ranked(parts: list[Part], better: bool, start: int, first_rank: int) -> list[Ranked]:
+    """Competition ranks (1, 2, 2, 4) and values of consecutive entries: an entry starting a
+    new score ranks at its position; the first of a window takes the rank of its tie group."""
+    out: list[Ranked] = []
     previous = None
-    for offset, score in enumerate(scores):
+    for offset, part in enumerate(parts):
+        score = part[4]
         if offset == 0:
-            ranks.append(first_rank)
-        elif score == previous:
-            ranks.append(ranks[-1])
-        else:
-            ranks.append(start + offset + 1)
+            rank = first_rank
+        elif score != previous:
+            rank = start + offset + 1
+        out.append((rank, (-score if better else score) + 0.0, part))  # + 0.0: no -0.0
         previous = score
-    return ranks
+    return out
+
+
+def _unranked(parts: list[Part], reasons: list[bytes | None]) -> list[Unranked]:
+    out: list[Unranked] = []
+    for part, raw in zip(parts, reasons, strict=True):
+        value, _, reason = (raw or b"").decode().partition(SEP)
+        out.append((float(value) if value else None, reason, part))
+    return out
 
 
 # One round trip for a whole board read: top entries, not-qualified entries, the window around
@@ -229,67 +241,54 @@ return {1, top, unranked, window, start, first_rank, ids, names, reasons}
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A board as Redis holds it: top entries, not-qualified ones, the window around one
-    entity, and the reasons of the not-qualified (value␟reason)."""
+    """A board as Redis holds it: top entries, not-qualified ones and the window around one
+    entity, ranked, with values and reasons."""
 
-    top: list[Part]
-    unranked: list[Part]
-    window: list[Part]
-    window_start: int
-    window_first_rank: int
-    reasons: list[bytes | None]
-    better: bool
-
-    def value(self, score: float) -> float:
-        return (-score if self.better else score) + 0.0  # no -0.0
+    top: list[Ranked]
+    unranked: list[Unranked]
+    window: list[Ranked]
 
     def standings(self) -> tuple[list[Standing], list[Standing], list[Standing]]:
         """(ranked, not qualified, around) as Standings: what contests and tests compare."""
 
-        def ranked(parts: list[Part], start: int, first_rank: int) -> list[Standing]:
-            ranks = _ranks([p[4] for p in parts], start, first_rank)
+        def ranked(entries: list[Ranked]) -> list[Standing]:
             return [
-                Standing(i, ext, name, self.value(score), Decimal(volume), True, "",
-                         rank=rank, score=score)
-                for (i, ext, name, volume, score), rank in zip(parts, ranks, strict=True)
-            ]  # fmt: skip
+                Standing(i, ext, name, value, Decimal(volume), True, "", rank=rank, score=score)
+                for rank, value, (i, ext, name, volume, score) in entries
+            ]
 
-        unranked = []
-        for (i, ext, name, volume, score), raw in zip(self.unranked, self.reasons, strict=True):
-            value, _, reason = (raw or b"").decode().partition(SEP)
-            unranked.append(
-                Standing(i, ext, name, float(value) if value else None, Decimal(volume), False,
-                         reason, score=score)
-            )  # fmt: skip
         return (
-            ranked(self.top, 0, 1),
-            unranked,
-            ranked(self.window, self.window_start, self.window_first_rank),
+            ranked(self.top),
+            [
+                Standing(i, ext, name, value, Decimal(volume), False, reason, score=score)
+                for value, reason, (i, ext, name, volume, score) in self.unranked
+            ],
+            ranked(self.window),
         )
 
     def rows(self, entity: str) -> tuple[list[dict[str, Any]], ...]:
         """(entries, around, not_qualified) as GET /leaderboards lists them."""
 
-        def ranked(parts: list[Part], start: int, first_rank: int) -> list[dict[str, Any]]:
-            ranks = _ranks([p[4] for p in parts], start, first_rank)
+        def ranked(entries: list[Ranked]) -> list[dict[str, Any]]:
             return [
                 {"rank": rank, entity: ext, "display_name": name,
-                 "value": plain_number(self.value(score)), "volume": plain_number(volume)}
-                for (_, ext, name, volume, score), rank in zip(parts, ranks, strict=True)
+                 "value": plain_number(value), "volume": plain_number(volume)}
+                for rank, value, (_, ext, name, volume, _) in entries
             ]  # fmt: skip
 
-        unranked = []
-        for (_, ext, name, volume, _), raw in zip(self.unranked, self.reasons, strict=True):
-            value, _, reason = (raw or b"").decode().partition(SEP)
-            unranked.append(
-                {entity: ext, "display_name": name,
-                 "value": plain_number(float(value)) if value else None,
-                 "volume": plain_number(volume), "reason": reason}
-            )  # fmt: skip
         return (
-            ranked(self.top, 0, 1),
-            ranked(self.window, self.window_start, self.window_first_rank),
-            unranked,
+            ranked(self.top),
+            ranked(self.window),
+            [
+                {
+                    entity: ext,
+                    "display_name": name,
+                    "value": plain_number(value) if value is not None else None,
+                    "volume": plain_number(volume),
+                    "reason": reason,
+                }
+                for value, reason, (_, ext, name, volume, _) in self.unranked
+            ],
         )
 
 
@@ -320,11 +319,9 @@ def read(
     _, top, unranked, window, start, first_rank, ids, names, reasons = result
     n_unranked, n_top = len(unranked) // 2, len(top) // 2
     return Reply(
-        top=_parts(top, ids, names, n_unranked),
-        unranked=_parts(unranked, ids, names, 0),
-        window=_parts(window, ids, names, n_unranked + n_top),
-        window_start=start,
-        window_first_rank=first_rank or 1,
-        reasons=reasons,
-        better=better,
+        top=_ranked(_parts(top, ids, names, n_unranked), better, 0, 1),
+        unranked=_unranked(_parts(unranked, ids, names, 0), reasons),
+        window=_ranked(
+            _parts(window, ids, names, n_unranked + n_top), better, start, first_rank or 1
+        ),
     )
