@@ -9,3 +9,4 @@ class ConfigConfig(AppConfig):
 
     def ready(self) -> None:
         from config import guards  # noqa: F401  (registers the deploy check)
+        from config import lookups  # noqa: F401  (registers field__any)

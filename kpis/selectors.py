@@ -291,7 +291,7 @@ def agent_day_counters(
     """
     rows = AgentDay.objects.filter(tenant_id=tenant.pk)
     if agent_ids is not None:
-        rows = rows.filter(agent_id__in=agent_ids)
+        rows = rows.filter(agent_id__any=agent_ids)
     if start is not None:
         rows = rows.filter(day__gte=start)
     if end is not None:
@@ -305,7 +305,7 @@ def agent_day_metrics(
     """{(agent id, custom KPI, local day): (Σ value_e4, Σ count_e4)} for days in [start, end)."""
     rows = AgentMetricHour.objects.filter(tenant_id=tenant.pk)
     if agent_ids is not None:
-        rows = rows.filter(agent_id__in=agent_ids)
+        rows = rows.filter(agent_id__any=agent_ids)
     tz = tenant.tz
     if start is not None:
         rows = rows.filter(hour__gte=local_midnight(start, tz))

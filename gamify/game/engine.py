@@ -285,7 +285,7 @@ def _write_awards(
         starts = {start for _, _, start in computed}
         if not agents or not starts:
             return set()
-        existing_rows = existing_rows.filter(agent_id__in=agents, period_start__in=starts)
+        existing_rows = existing_rows.filter(agent_id__any=agents, period_start__any=starts)
     existing = {
         (rule, agent, start): (pk, points, day)
         for pk, rule, agent, start, points, day in existing_rows.values_list(
@@ -314,7 +314,7 @@ def _write_awards(
         update=["points", "day", "updated_at"],
     )
     if deletions:
-        PointAward.objects.filter(pk__in=deletions, finalized=False).delete()
+        PointAward.objects.filter(pk__any=deletions, finalized=False).delete()
     outcome.awards_changed = len(upserts) + len(deletions)
     return affected
 
@@ -326,7 +326,7 @@ def _report_late(ctx: Context, results: list[tuple[PointRule, int, date, int]]) 
     frozen = {
         (rule, agent, start): points
         for rule, agent, start, points in PointAward.objects.for_tenant(ctx.tenant)
-        .filter(finalized=True, agent_id__in={a for _, a, _, _ in results})
+        .filter(finalized=True, agent_id__any={a for _, a, _, _ in results})
         .values_list("rule_id", "agent_id", "period_start", "points")
     }
     items = []
@@ -374,7 +374,7 @@ def _write_day_points(ctx: Context, days: set[tuple[int, date]]) -> None:
         PointAdjustment.objects.for_tenant(ctx.tenant),
     ):
         for agent, day, points in (
-            source.filter(agent_id__in=agents, day__gte=first, day__lte=last)
+            source.filter(agent_id__any=agents, day__gte=first, day__lte=last)
             .values("agent_id", "day")
             .annotate(total=Sum("points"))
             .values_list("agent_id", "day", "total")
@@ -404,7 +404,7 @@ def _lifetime(ctx: Context, agents: set[int]) -> dict[int, int]:
         return {}
     totals = dict.fromkeys(agents, 0)
     totals.update(
-        AgentDayPoints.objects.filter(tenant=ctx.tenant, agent_id__in=agents)
+        AgentDayPoints.objects.filter(tenant=ctx.tenant, agent_id__any=agents)
         .values("agent_id")
         .annotate(total=Sum("points"))
         .values_list("agent_id", "total")
@@ -438,7 +438,7 @@ def _levels(ctx: Context, lifetime: dict[int, int]) -> int:
     states = {
         agent: (points, level, highest)
         for agent, points, level, highest in AgentGameState.objects.filter(
-            agent_id__in=lifetime.keys()
+            agent_id__any=lifetime.keys()
         ).values_list("agent_id", "lifetime_points", "level", "highest_level")
     }
     rows: list[tuple[Any, ...]] = []

@@ -50,7 +50,7 @@ def points_by_agent(
     if after is not None:
         rows = rows.filter(day__lt=after)
     if agent_ids is not None:
-        rows = rows.filter(agent_id__in=list(agent_ids))
+        rows = rows.filter(agent_id__any=agent_ids)
     return rows.values("agent_id").annotate(total=Sum("points"))
 
 
@@ -89,7 +89,7 @@ def badge_holders(*, tenant: Tenant) -> dict[int, int]:
 
 def lifetime_points(*, tenant: Tenant, agent_ids: Iterable[int]) -> dict[int, int]:
     return dict(
-        AgentGameState.objects.filter(tenant=tenant, agent_id__in=list(agent_ids)).values_list(
+        AgentGameState.objects.filter(tenant=tenant, agent_id__any=agent_ids).values_list(
             "agent_id", "lifetime_points"
         )
     )

@@ -139,7 +139,7 @@ def _counter_rows(board: Board, ids: Iterable[int] | None, entity: str) -> Any:
         key = "team_id"
     rows = model.objects.filter(tenant_id=board.tenant.pk)
     if ids is not None:
-        rows = rows.filter(**{f"{key}__in": list(ids)})
+        rows = rows.filter(**{f"{key}__any": ids})
     first, after = board.days()
     if by_day:
         if first is not None:
@@ -166,7 +166,7 @@ def metric_sums(
     key = "agent_id" if entity == "agent" else "team_id"
     rows = model.objects.filter(tenant_id=board.tenant.pk, kpi=code)
     if ids is not None:
-        rows = rows.filter(**{f"{key}__in": list(ids)})
+        rows = rows.filter(**{f"{key}__any": ids})
     if board.start is not None:
         rows = rows.filter(hour__gte=board.start)
     if board.end is not None:
@@ -182,7 +182,7 @@ def metric_sums(
 def points_sums(board: Board, agent_ids: Iterable[int] | None) -> dict[int, int]:
     rows = AgentDayPoints.objects.filter(tenant=board.tenant)
     if agent_ids is not None:
-        rows = rows.filter(agent_id__in=list(agent_ids))
+        rows = rows.filter(agent_id__any=agent_ids)
     first, after = board.days()
     if first is not None:
         rows = rows.filter(day__gte=first)

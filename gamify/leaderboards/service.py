@@ -208,7 +208,7 @@ def boards_refresh(*, tenant: Tenant, agent_days: Mapping[int, Iterable[date]]) 
     people = {
         pk: (ext, name, active)
         for pk, ext, name, active in Agent.objects.for_tenant(tenant)
-        .filter(pk__in=list(agent_days))
+        .filter(pk__any=agent_days)
         .values_list("id", "external_id", "display_name", "active")
     }
     written = 0
