@@ -516,6 +516,15 @@ def test_the_same_event_id_in_two_tenants_is_two_events(api, outsider_api, tenan
     assert kpis(outsider_api)["aht"]["value"] == 300
 
 
+def test_deleting_a_tenant_deletes_its_events_and_no_others(api, outsider_api, outsider):
+    # The raw events' tenant has no database constraint (ingest speed): the ORM cascades.
+    accepted(post(api, [event(event_id="e1"), event(event_id="e2")]), n=2)
+    accepted(post(outsider_api, [event(event_id="e1")]))
+    outsider.delete()
+    assert RawEvent.objects.count() == 2
+    assert not RawEvent.objects.filter(tenant_id=outsider.pk).exists()
+
+
 def test_an_outsider_cannot_void_our_event(api, outsider_api, agent):
     accepted(post(api, [event(event_id="e1")]))
     problem(outsider_api.post(f"{EVENTS}/e1/void"), 404)
