@@ -8,5 +8,7 @@ class ConfigConfig(AppConfig):
     verbose_name = "Gamify"
 
     def ready(self) -> None:
-        from config import guards  # noqa: F401  (registers the deploy check)
-        from config import lookups  # noqa: F401  (registers field__any)
+        from config import (
+            guards,  # noqa: F401  (registers the deploy check)
+            lookups,  # noqa: F401  (registers field__any)
+        )

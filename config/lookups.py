@@ -31,7 +31,11 @@ class AnyOf(Lookup):
 
     def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", (*lhs_params, self.rhs)
+        # An array of the column's own type: psycopg would type a list of small ints int2[] or
+        # int4[], and PostgreSQL cannot hash a cross-type comparison, so a bigint column would
+        # be compared with every element in turn (20× slower for 1000 ids in a filter).
+        array = f"%s::{self.lhs.output_field.cast_db_type(connection)}[]"
+        return f"{lhs} = ANY({array})", (*lhs_params, self.rhs)
 
 
 Field.register_lookup(AnyOf)
