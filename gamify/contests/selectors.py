@@ -46,7 +46,8 @@ def standings_of(
         if reply is not None:
             return reply.standings()
         ranked, unranked = contest_standings(contest)
-        live.write(board, [*ranked, *unranked], full=True)
+        with live.tolerated(f"filling the standings of contest {contest.pk}"):
+            live.write(board, [*ranked, *unranked], full=True)
     else:
         ranked, unranked = contest_standings(contest)
     nearby: list[Standing] = []

@@ -14,10 +14,14 @@ keys (for clean-ups). Scores are *set* from recomputed standings, never incremen
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+import redis
 
 from config.redis import get_redis, redis_key, run_script
 from gamify.leaderboards.boards import MAX_VOLUME_E3, Board, Standing, plain_number
@@ -33,6 +37,19 @@ def _base(board: Board) -> str:
 
 def _tenant_key(tenant_id: int, suffix: str) -> str:
     return redis_key(f"{{t{tenant_id}}}", suffix)
+
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def tolerated(what: str) -> Iterator[None]:
+    """Skip `what` while Redis is unreachable (logged): reads are then answered from SQL,
+    and the boards are repaired from SQL once it is back (a read repopulates them)."""
+    try:
+        yield
+    except redis.RedisError:
+        log.warning("Redis unavailable: %s skipped", what, exc_info=True)
 
 
 def available() -> bool:
@@ -301,8 +318,8 @@ def read(
     around_size: int = 2,
 ) -> Reply | None:
     """The board's top `limit` entries and not-qualified ones, and the entries around one
-    entity (by external id), or None when the board is not (yet) in Redis. One round trip;
-    no SQL."""
+    entity (by external id), or None when the board is not (yet) in Redis, or Redis is down.
+    One round trip; no SQL."""
     client = get_redis()
     if client is None:
         return None
@@ -313,7 +330,9 @@ def read(
         _tenant_key(tenant_id, f"names:{board.entity}"),
         _tenant_key(tenant_id, f"ids:{board.entity}"),
     ]  # fmt: skip
-    result = run_script(client, READ_SCRIPT, keys, [limit, around or "", around_size])
+    result = None
+    with tolerated(f"live read of {base}"):
+        result = run_script(client, READ_SCRIPT, keys, [limit, around or "", around_size])
     if not result or not result[0]:
         return None
     _, top, unranked, window, start, first_rank, ids, names, reasons = result

@@ -155,9 +155,10 @@ def _populate_later(board: Board) -> None:
 
     client = live.get_redis()
     lock = live._base(board) + ":populating"
-    if client is not None and client.set(lock, "1", nx=True, ex=60):
-        kind = board.key.split(":")[1]
-        populate_board.delay(board.tenant.pk, board.metric, kind)
+    with live.tolerated(f"populating {lock}"):
+        if client is not None and client.set(lock, "1", nx=True, ex=60):
+            kind = board.key.split(":")[1]
+            populate_board.delay(board.tenant.pk, board.metric, kind)
 
 
 # --- writes ---------------------------------------------------------------------------------

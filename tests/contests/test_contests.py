@@ -337,6 +337,15 @@ def test_a_late_event_after_finalization_changes_nothing_frozen(api, floor, froz
     assert Activity.objects.filter(type="contest.won").count() == 2
 
 
+def test_standings_during_a_redis_outage_come_from_sql(api, floor, frozen, settings):
+    created = create(api)
+    ingest(floor, contacts("a1", 11, 3) + contacts("a2", 11, 1))
+    live = standings(api, created["id"])
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    assert standings(api, created["id"]) == live
+    assert table(live) == [(1, "a1", 3), (2, "a2", 1)]
+
+
 def test_standings_limit_and_around(api, floor, frozen):
     created = create(api)
     ingest(

@@ -274,6 +274,19 @@ def test_around_an_unranked_agent_is_empty(api, ladder, when):
     assert body["around"] == []
 
 
+def test_a_redis_outage_is_answered_from_sql_not_a_500(api, floor, settings):
+    with time_machine.travel(NOW, tick=False):
+        ingest(floor, contacts("a1", TODAY, 2) + contacts("a2", TODAY, 1))
+        live = api.get("/api/v1/leaderboards", {"metric": "contacts_handled"})
+        live = api.get("/api/v1/leaderboards", {"metric": "contacts_handled"})
+        assert live["X-Gamify-Source"] == "live"
+        settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+        response = api.get("/api/v1/leaderboards", {"metric": "contacts_handled"})
+        assert response.status_code == 200, response.content
+        assert response["X-Gamify-Source"] == "sql"
+        assert response.json() == live.json()
+
+
 def test_a_board_over_http_after_posting_events(api, commit, floor):
     post_events(api, commit, contacts("a1", PAST, 2) + contacts("a2", PAST, 1))
     assert ranks(board(api, metric="contacts_handled", date=PAST)) == [
