@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
 
-from bench.stack import ROOT, Redis, Stack, wait_until
+from bench.stack import ROOT, CpuMeter, Redis, Stack, wait_until
 from kpis.simulation import profiles, simulate
 
 PG = "postgres://postgres@127.0.0.1:5432"
@@ -184,16 +184,17 @@ def main() -> None:
         # --- sustained throughput ---------------------------------------------------------
         shares = [bodies[i :: args.clients] for i in range(args.clients)]
         print(f"Posting {len(bodies)} batches of 1000 from {args.clients} clients…")
-        started = time.perf_counter()
-        with multiprocessing.Pool(args.clients) as pool:
-            latencies = [
-                x
-                for part in pool.map(post_all, [(stack.port, key, s) for s in shares])
-                for x in part
-            ]
-        accepted_at = time.perf_counter() - started
-        wait_until(lambda: pending(status_conn, key) == 0, timeout=600, what="pending = 0")
-        applied_at = time.perf_counter() - started
+        with CpuMeter() as cpu:
+            started = time.perf_counter()
+            with multiprocessing.Pool(args.clients) as pool:
+                latencies = [
+                    x
+                    for part in pool.map(post_all, [(stack.port, key, s) for s in shares])
+                    for x in part
+                ]
+            accepted_at = time.perf_counter() - started
+            wait_until(lambda: pending(status_conn, key) == 0, timeout=600, what="pending = 0")
+            applied_at = time.perf_counter() - started
         accepted_rate = args.events / accepted_at
         applied_rate = args.events / applied_at
 
@@ -269,6 +270,10 @@ def main() -> None:
         f"bare binary COPY of the same rows: {copy_rate:,.0f} rows/s; "
         f"accepted/COPY = {accepted_rate / copy_rate:.2f}"
     )
+    used = cpu.seconds()
+    if any(used.values()):
+        per = ", ".join(f"{kind} {s / args.events * 1e6:.0f} µs" for kind, s in used.items())
+        print(f"CPU per event while posting and applying (all processes): {per}")
     target = "met" if min(accepted_rate, applied_rate) >= 15_000 else "MISSED"
     print(f"target ≥ 15,000 events/s accepted and applied: {target}")
 

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,61 @@ def wait_until(check: Callable[[], Any], *, timeout: float = 30, what: str = "co
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+class CpuMeter:
+    """CPU seconds (user + system) each kind of process used while the meter ran: where the
+    time of a run went. Linux only (/proc); elsewhere it reports nothing.
+
+    Processes are sampled every 0.2 s, so one that both starts and ends between two samples
+    is missed, and one that ends is counted up to its last sample.
+    """
+
+    KINDS = (("gunicorn", "gunicorn"), ("Celery", "celery"), ("PostgreSQL", "postgres:"),
+             ("Redis", "redis-server"))  # fmt: skip
+
+    def __init__(self) -> None:
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.first: dict[int, float] = {}
+        self.last: dict[int, tuple[str, float]] = {}
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self, *, baseline: bool) -> None:
+        for entry in Path("/proc").glob("[0-9]*"):
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            kind = next((k for k, marker in self.KINDS if marker in command), None)
+            if kind is None:
+                continue
+            pid, seconds = int(entry.name), (int(fields[11]) + int(fields[12])) / self.tick
+            self.first.setdefault(pid, seconds if baseline else 0.0)
+            self.last[pid] = (kind, seconds)
+
+    def _run(self) -> None:
+        while not self.stopped.wait(0.2):
+            self._sample(baseline=False)
+
+    def __enter__(self) -> CpuMeter:
+        if Path("/proc/self/stat").exists():
+            self._sample(baseline=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join()
+            self._sample(baseline=False)
+
+    def seconds(self) -> dict[str, float]:
+        totals = dict.fromkeys((k for k, _ in self.KINDS), 0.0)
+        for pid, (kind, seconds) in self.last.items():
+            totals[kind] += seconds - self.first[pid]
+        return totals
 
 
 class Redis:
