@@ -49,7 +49,11 @@ def tolerated(what: str) -> Iterator[None]:
     try:
         yield
     except redis.RedisError:
-        log.warning("Redis unavailable: %s skipped", what, exc_info=True)
+        skipped(what)
+
+
+def skipped(what: str) -> None:
+    log.warning("Redis unavailable: %s skipped", what, exc_info=True)
 
 
 def available() -> bool:
@@ -333,7 +337,7 @@ def read(
     try:
         result = run_script(client, READ_SCRIPT, keys, [limit, around or "", around_size])
     except redis.RedisError:  # as `tolerated`, without its cost on every read
-        log.warning("Redis unavailable: live read of %s skipped", base, exc_info=True)
+        skipped(f"live read of {base}")
         return None
     if not result or not result[0]:
         return None
