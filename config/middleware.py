@@ -1,14 +1,55 @@
-"""Django's page middleware, skipped on the JSON API where it has nothing to do."""
+"""Request guards, and Django's page middleware skipped on the JSON API where it has nothing
+to do."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.middleware.csrf import CsrfViewMiddleware as _CsrfViewMiddleware
 
 API_PREFIX = "/api/"
+NUL = "\x00"
+
+
+class NullCharacterMiddleware:
+    """A NUL character in the path or a query parameter is a 400 naming where it is.
+
+    PostgreSQL text cannot hold NUL, so such a value would otherwise fail as a database error
+    (a 500) in whichever lookup it reached first. Request headers need no check: the HTTP
+    server refuses a NUL there, and JSON bodies are validated field by field.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # A NUL reaches the query string percent-encoded; the decoded path holds it as is.
+        if NUL in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            where = self.where(request)
+            if where is not None:
+                return self.refuse(request, where)
+        return self.get_response(request)
+
+    @staticmethod
+    def where(request: HttpRequest) -> str | None:
+        if NUL in request.path:
+            return "path"
+        for name, values in request.GET.lists():
+            if NUL in name or any(NUL in value for value in values):
+                return name.replace(NUL, "\\0") or "query"
+        return None
+
+    @staticmethod
+    def refuse(request: HttpRequest, where: str) -> HttpResponse:
+        message = "Must not contain null characters."
+        if not request.path_info.startswith(API_PREFIX):
+            return HttpResponseBadRequest(f"{where}: {message}", content_type="text/plain")
+        from accounts.api.problems import problem_response
+
+        return problem_response(400, f"{where}: {message}", errors={where: [message]})
 
 
 class _PagesOnly:

@@ -218,6 +218,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.metrics.PrometheusMiddleware",
     "accounts.api.problems.ProblemDetailsMiddleware",
+    "config.middleware.NullCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

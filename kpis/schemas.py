@@ -141,6 +141,8 @@ class IngestResponse(BaseModel):
 _EVENT: TypeAdapter[Any] = TypeAdapter(cast(Any, Event))
 _EVENTS: TypeAdapter[list[Any]] = TypeAdapter(list[Event])
 _ENVELOPE = {"event_id", "type", "occurred_at", "agent", "team"}
+# Free-text fields (agent and team are checked as external ids): PostgreSQL cannot store NUL.
+_TEXT_FIELDS = ("event_id", "queue", "interaction_id", "evaluator", "kpi")
 
 
 def _errors_from(exc: ValidationError, *, strip: int) -> dict[str, list[str]]:
@@ -172,6 +174,10 @@ def _business_errors(event: Any, now: datetime) -> dict[str, list[str]]:
         value = getattr(event, name)
         if value is not None and (problems := external_id_errors(value)):
             errors[name] = problems
+    for name in _TEXT_FIELDS:
+        value = getattr(event, name, None)
+        if value is not None and "\x00" in value:
+            errors[name] = ["Must not contain null characters."]
     if event.occurred_at - now > FUTURE_TOLERANCE:
         errors["occurred_at"] = ["More than 15 minutes in the future."]
     if event.type == "interaction":
@@ -227,9 +233,15 @@ def _rejection(index: int, item: Any, errors: dict[str, list[str]]) -> dict[str,
     event_id = item.get("event_id") if isinstance(item, dict) else None
     return {
         "index": index,
-        "event_id": event_id if isinstance(event_id, str) else None,
-        "errors": errors,
+        "event_id": _shown(event_id) if isinstance(event_id, str) else None,
+        "errors": {_shown(name): messages for name, messages in errors.items()},
     }
+
+
+def _shown(text: str) -> str:
+    """Sent text as a rejection echoes it, a NUL shown as U+FFFD: import jobs keep their
+    rejections as JSON in PostgreSQL, which cannot store NUL."""
+    return text.replace("\x00", "\ufffd")
 
 
 def payload_of(event: Any) -> dict[str, Any]:

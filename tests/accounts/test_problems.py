@@ -27,6 +27,33 @@ def test_unknown_url_is_404_problem(api):
     problem(api.get("/api/nope"), 404)
 
 
+@pytest.mark.parametrize(
+    ("url", "where"),
+    [
+        ("/api/v1/agents/a%00b", "path"),
+        ("/api/v1/teams?parent=a%00b", "parent"),
+        ("/api/v1/leaderboards?around=%00", "around"),
+        ("/api/v1/agents?x%00=1", "x\\0"),
+    ],
+)
+def test_a_null_character_in_the_url_is_a_400_naming_where(api, url, where):
+    # PostgreSQL text cannot hold NUL: these were 500s from the first lookup they reached.
+    body = problem(api.get(url), 400)
+    assert body["errors"] == {where: ["Must not contain null characters."]}
+    assert body["detail"] == f"{where}: Must not contain null characters."
+
+
+def test_an_escaped_percent_zero_zero_is_no_null_character(api):
+    assert api.get("/api/v1/agents?x=%2500").status_code == 200
+
+
+def test_a_null_character_in_a_page_url_is_a_plain_400(admin_client):
+    response = admin_client.get("/admin/accounts/agent/?q=a%00b")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
+    assert response.content == b"q: Must not contain null characters."
+
+
 def test_405(api):
     problem(api.post("/api/v1/agents", {}, format="json"), 405)
 

@@ -116,6 +116,26 @@ def test_line_numbers_run_across_chunks(api, agent, commit):
     assert kpis(api)["contacts_handled"]["value"] == 2498
 
 
+def test_null_characters_reject_their_lines_and_the_job_finishes(api, agent, commit):
+    # Once a NUL reached the COPY (or the stored rejections), the whole job failed.
+    body = ndjson(
+        interaction("e\x00"),
+        interaction("e2", queue="q\x00"),
+        {**interaction("e3"), "x\x00": 1},
+        interaction("e4"),
+    )
+    created = commit(lambda: start(api, body)).json()
+    got = job(api, created["id"])
+    assert got["status"] == "finished", got
+    assert (got["lines"], got["accepted"], got["rejected_count"]) == (4, 1, 3)
+    assert [(r["line"], r["event_id"], r["errors"]) for r in got["rejected"]] == [
+        (1, "e\ufffd", {"event_id": ["Must not contain null characters."]}),
+        (2, "e2", {"queue": ["Must not contain null characters."]}),
+        (3, "e3", {"x\ufffd": ["Unknown field."]}),
+    ]
+    assert list(RawEvent.objects.values_list("event_id", flat=True)) == ["e4"]
+
+
 def test_reimporting_the_same_file_counts_duplicates(api, agent, commit):
     body = ndjson(interaction("e1"), interaction("e2"))
     first = commit(lambda: start(api, body)).json()

@@ -203,6 +203,33 @@ def test_a_non_object_item_is_rejected_alone(api, agent, item):
     assert stored_ids() == ["ok"]
 
 
+@pytest.mark.parametrize(
+    ("kind", "field"),
+    [
+        ("interaction", "event_id"),
+        ("interaction", "queue"),
+        ("survey", "interaction_id"),
+        ("qa_evaluation", "evaluator"),
+        ("metric", "kpi"),
+    ],
+)
+def test_a_null_character_rejects_the_event_alone(api, agent, upsells, kind, field):
+    # PostgreSQL cannot store NUL: before this was checked, the whole batch failed with a 500.
+    bad = event(kind, **{"event_id": "nul", field: "a\x00b"})
+    body = accepted(post(api, [event(event_id="ok-1"), bad]))
+    [rejection] = body["rejected"]
+    assert rejection["index"] == 1
+    assert rejection["errors"] == {field: ["Must not contain null characters."]}
+    # Echoed with NUL shown as U+FFFD: import jobs store their rejections as JSON.
+    assert rejection["event_id"] == ("a\ufffdb" if field == "event_id" else "nul")
+    assert stored_ids() == ["ok-1"]
+
+
+def test_an_unknown_field_named_with_a_null_character_is_named_visibly(api, agent):
+    body = accepted(post(api, [event(event_id="e1", **{"x\x00": 1})]), 0)
+    assert body["rejected"][0]["errors"] == {"x\ufffd": ["Unknown field."]}
+
+
 def test_each_bad_item_of_a_batch_is_reported_by_index(api, agent):
     items = [
         event(event_id="e0", wait_seconds=-1),
