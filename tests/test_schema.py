@@ -39,3 +39,22 @@ def test_schema_validates_without_warnings():
             assert "200" in operation["responses"] or any(
                 code.startswith("2") for code in operation["responses"]
             ), (method, path)
+
+
+@pytest.mark.django_db
+def test_errors_are_documented_as_problem_json():
+    # Generated clients (and schemathesis) check the media type: errors are sent as
+    # application/problem+json, so the schema must say so.
+    out = io.StringIO()
+    call_command("spectacular", stdout=out)
+    schema = yaml.safe_load(out.getvalue())
+    errors = [
+        (method, path, code, sorted(response.get("content", {})))
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        for code, response in operation["responses"].items()
+        if code[0] in "45"
+    ]
+    assert errors
+    wrong = [e for e in errors if e[3] != ["application/problem+json"]]
+    assert not wrong, wrong

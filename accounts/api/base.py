@@ -187,13 +187,18 @@ class ProblemSerializer(serializers.Serializer[Any]):
     )
 
 
-def problems(*codes: int) -> dict[int, Any]:
-    """OpenAPI responses for the error statuses an operation can answer."""
+def problems(*codes: int) -> dict[Any, Any]:
+    """OpenAPI responses for the error statuses an operation can answer, documented with the
+    media type they are sent with (application/problem+json)."""
     from drf_spectacular.utils import OpenApiResponse
+
+    from accounts.api.problems import PROBLEM_CONTENT_TYPE
 
     common = (401, 403, 429)
     return {
-        code: OpenApiResponse(ProblemSerializer, description=f"problem+json ({code})")
+        (code, PROBLEM_CONTENT_TYPE): OpenApiResponse(
+            ProblemSerializer, description=f"problem+json ({code})"
+        )
         for code in sorted(set(codes) | set(common))
     }
 
