@@ -123,6 +123,7 @@ TYPE_NAMES = {code: name for name, code in TYPE_CODES.items()}
 class EventBatch(BaseModel):
     """Up to 1000 events; valid ones are stored even when others are rejected."""
 
+    model_config = ConfigDict(extra="forbid")  # an unknown top-level field is a 400
     events: Annotated[list[Event], Field(min_length=1, max_length=MAX_BATCH)]
 
 

@@ -58,3 +58,19 @@ def test_errors_are_documented_as_problem_json():
     assert errors
     wrong = [e for e in errors if e[3] != ["application/problem+json"]]
     assert not wrong, wrong
+
+
+@pytest.mark.django_db
+def test_request_bodies_that_refuse_unknown_fields_say_so(api):
+    out = io.StringIO()
+    call_command("spectacular", stdout=out)
+    components = yaml.safe_load(out.getvalue())["components"]["schemas"]
+    for name in ("TeamInputRequest", "ContestInputRequest", "EventBatchRequest"):
+        assert components[name]["additionalProperties"] is False, name
+    # … and the server does refuse them, naming the field.
+    response = api.put("/api/v1/teams/t1", {"name": "T", "colour": "red"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"colour": ["Unknown field."]}
+    response = api.post("/api/v1/events", {"events": [], "source": "x"}, format="json")
+    assert response.status_code == 400
+    assert "source" in response.json()["errors"]

@@ -1,8 +1,9 @@
-"""drf-spectacular extensions describing Gamify's authentication in the OpenAPI schema."""
+"""drf-spectacular extensions: Gamify's authentication, and request bodies that refuse unknown
+fields, as the OpenAPI schema describes them."""
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 
 
 class BearerScheme(OpenApiAuthenticationExtension):
@@ -28,3 +29,17 @@ class ManagerSessionScheme(OpenApiAuthenticationExtension):
             "name": "sessionid",
             "description": "A manager's admin session; pick the tenant with X-Gamify-Tenant",
         }
+
+
+class StrictSerializerSchema(OpenApiSerializerExtension):
+    """A StrictSerializer answers an unknown field with a 400 naming it: its request body says
+    `additionalProperties: false`, so generated clients and fuzzers know."""
+
+    target_class = "accounts.api.base.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> Any:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
