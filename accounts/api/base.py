@@ -112,7 +112,10 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value: Any) -> datetime:
         if isinstance(value, str):
-            parsed = parse_datetime(value.strip())
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError as exc:  # well-formed but impossible, e.g. 12:99
+                self.fail("impossible", reason=str(exc))
             if parsed is not None and parsed.tzinfo is None:
                 self.fail("naive")
         return super().to_internal_value(value)
@@ -120,6 +123,7 @@ class AwareDateTimeField(serializers.DateTimeField):
     default_error_messages = {
         **serializers.DateTimeField.default_error_messages,
         "naive": OFFSET_REQUIRED,
+        "impossible": "Not a real date and time ({reason}).",
     }
 
 

@@ -170,6 +170,8 @@ def test_scheduled_and_draft(api, floor, frozen):
         ({"starts_at": at(10, 30)}, "starts_at"),  # not on the hour
         ({"ends_at": at(18, 15)}, "ends_at"),
         ({"starts_at": "2026-11-20T10:00:00"}, "starts_at"),  # no offset
+        ({"ends_at": "2026-11-20T12:99:00Z"}, "ends_at"),  # well-formed, impossible (was a 500)
+        ({"starts_at": "2026-02-30T10:00:00Z"}, "starts_at"),
         ({"metric": "points"}, "starts_at"),  # points contests run midnight to midnight
         ({"metric": "points", "starts_at": at(0), "ends_at": at(18)}, "ends_at"),
         ({"metric": "happiness"}, "metric"),
@@ -188,6 +190,18 @@ def test_validation_names_the_field(api, floor, frozen, changes, field):
     errors = problem(response, 400)["errors"]
     assert field in errors, errors
     assert not Contest.objects.exists()
+
+
+def test_an_impossible_time_says_why(api, floor, frozen):
+    response = api.post("/api/v1/contests", body(ends_at="2026-11-20T12:99:00Z"), format="json")
+    assert problem(response, 400)["errors"] == {
+        "ends_at": ["Not a real date and time (minute must be in 0..59)."]
+    }
+    contest = create(api, starts_at=at(16), ends_at=at(17))
+    response = api.patch(
+        f"/api/v1/contests/{contest['id']}", {"starts_at": "2026-11-20T25:00:00Z"}, format="json"
+    )
+    assert "starts_at" in problem(response, 400)["errors"]
 
 
 @pytest.mark.parametrize("missing", ["name", "metric", "starts_at", "ends_at"])
