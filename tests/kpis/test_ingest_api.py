@@ -4,6 +4,7 @@ tenant isolation, set-based storage, voids and the ingest backlog (API.md, Event
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from unittest import mock
@@ -223,6 +224,21 @@ def test_a_null_character_rejects_the_event_alone(api, agent, upsells, kind, fie
     # Echoed with NUL shown as U+FFFD: import jobs store their rejections as JSON.
     assert rejection["event_id"] == ("a\ufffdb" if field == "event_id" else "nul")
     assert stored_ids() == ["ok-1"]
+
+
+def test_every_text_field_of_every_event_type_is_checked_for_null_characters():
+    from typing import get_args
+
+    from kpis import schemas
+
+    for model in get_args(get_args(schemas.Event)[0]):
+        kind = get_args(model.model_fields["type"].annotation)[0]
+        text = {
+            name
+            for name, field in model.model_fields.items()
+            if re.search(r"\bstr\b", repr(field.annotation)) and name not in {"agent", "team"}
+        }
+        assert set(schemas._TEXT_FIELDS[kind]) == text, kind
 
 
 def test_an_unknown_field_named_with_a_null_character_is_named_visibly(api, agent):
