@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
+from django.core.validators import ProhibitNullCharactersValidator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.middleware.csrf import CsrfViewMiddleware as _CsrfViewMiddleware
 
@@ -44,7 +45,7 @@ class NullCharacterMiddleware:
 
     @staticmethod
     def refuse(request: HttpRequest, where: str) -> HttpResponse:
-        message = "Must not contain null characters."
+        message = str(ProhibitNullCharactersValidator.message)  # as for fields in a body
         if not request.path_info.startswith(API_PREFIX):
             return HttpResponseBadRequest(f"{where}: {message}", content_type="text/plain")
         from accounts.api.problems import problem_response

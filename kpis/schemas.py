@@ -12,6 +12,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, cast
 
+from django.core.validators import ProhibitNullCharactersValidator
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -185,7 +186,7 @@ def _business_errors(event: Any, now: datetime) -> dict[str, list[str]]:
     for name in _TEXT_FIELDS[event.type]:
         value = getattr(event, name)
         if value is not None and "\x00" in value:
-            errors[name] = ["Must not contain null characters."]
+            errors[name] = [str(ProhibitNullCharactersValidator.message)]  # as in other bodies
     if event.occurred_at - now > FUTURE_TOLERANCE:
         errors["occurred_at"] = ["More than 15 minutes in the future."]
     if event.type == "interaction":

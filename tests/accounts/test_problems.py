@@ -39,8 +39,8 @@ def test_unknown_url_is_404_problem(api):
 def test_a_null_character_in_the_url_is_a_400_naming_where(api, url, where):
     # PostgreSQL text cannot hold NUL: these were 500s from the first lookup they reached.
     body = problem(api.get(url), 400)
-    assert body["errors"] == {where: ["Must not contain null characters."]}
-    assert body["detail"] == f"{where}: Must not contain null characters."
+    assert body["errors"] == {where: ["Null characters are not allowed."]}
+    assert body["detail"] == f"{where}: Null characters are not allowed."
 
 
 def test_an_escaped_percent_zero_zero_is_no_null_character(api):
@@ -51,7 +51,7 @@ def test_a_null_character_in_a_page_url_is_a_plain_400(admin_client):
     response = admin_client.get("/admin/accounts/agent/?q=a%00b")
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/plain")
-    assert response.content == b"q: Must not contain null characters."
+    assert response.content == b"q: Null characters are not allowed."
 
 
 def test_405(api):

@@ -129,8 +129,8 @@ def test_null_characters_reject_their_lines_and_the_job_finishes(api, agent, com
     assert got["status"] == "finished", got
     assert (got["lines"], got["accepted"], got["rejected_count"]) == (4, 1, 3)
     assert [(r["line"], r["event_id"], r["errors"]) for r in got["rejected"]] == [
-        (1, "e\ufffd", {"event_id": ["Must not contain null characters."]}),
-        (2, "e2", {"queue": ["Must not contain null characters."]}),
+        (1, "e\ufffd", {"event_id": ["Null characters are not allowed."]}),
+        (2, "e2", {"queue": ["Null characters are not allowed."]}),
         (3, "e3", {"x\ufffd": ["Unknown field."]}),
     ]
     assert list(RawEvent.objects.values_list("event_id", flat=True)) == ["e4"]

@@ -220,7 +220,7 @@ def test_a_null_character_rejects_the_event_alone(api, agent, upsells, kind, fie
     body = accepted(post(api, [event(event_id="ok-1"), bad]))
     [rejection] = body["rejected"]
     assert rejection["index"] == 1
-    assert rejection["errors"] == {field: ["Must not contain null characters."]}
+    assert rejection["errors"] == {field: ["Null characters are not allowed."]}
     # Echoed with NUL shown as U+FFFD: import jobs store their rejections as JSON.
     assert rejection["event_id"] == ("a\ufffdb" if field == "event_id" else "nul")
     assert stored_ids() == ["ok-1"]
