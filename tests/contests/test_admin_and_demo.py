@@ -1,0 +1,179 @@
+"""Managers configure contests in the Django admin (issue 6, item 5): tenant-scoped, the same
+validation and services as the API, participants among their own teams and agents, cancel,
+and the current standings on the contest's page. And the demo's three contests (item 6).
+
+Admin times are entered in UTC (TIME_ZONE); the tenant is in Asia/Shanghai (+08:00), so
+02:00–10:00 UTC is 10:00–18:00 local on 2026-11-20, frozen at 15:00 local (07:00 UTC).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.contrib.auth import get_user_model
+
+from accounts.models import Agent, Membership, Team
+from accounts.services import agent_upsert, team_upsert
+from gamify.contests.demo import seed_contests
+from gamify.contests.models import Contest, ContestResult
+from gamify.contests.services import contest_create
+from kpis.periods import local_today
+from tests.game.support import call, ingest, local, make_badge, make_rule
+
+pytestmark = pytest.mark.django_db
+
+ADD = "/admin/contests/contest/add/"
+LIST = "/admin/contests/contest/"
+NOW = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)  # 15:00 in Shanghai
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def floor(tenant, outsider):
+    for t, ext in ((tenant, "t1"), (tenant, "t2"), (outsider, "x1")):
+        team_upsert(tenant=t, external_id=ext, name=f"Team {ext}", parent_external_id=None)
+    for t, ext, team in ((tenant, "a1", "t1"), (tenant, "a2", "t2"), (outsider, "z1", "x1")):
+        agent_upsert(tenant=t, external_id=ext, display_name=f"Agent {ext}", team_external_id=team)
+    return tenant
+
+
+@pytest.fixture
+def manager(client, tenant):
+    user = get_user_model().objects.create_user("mgr", password="pw-123456789", is_staff=True)
+    Membership.objects.create(user=user, tenant=tenant, role="manager")
+    client.force_login(user)
+    return client
+
+
+def form(tenant, **changes):
+    values = {
+        "tenant": tenant.pk,
+        "name": "Afternoon sprint",
+        "kind": "ranked",
+        "entity": "agent",
+        "metric": "contacts_handled",
+        "starts_at_0": "2026-11-20",
+        "starts_at_1": "02:00:00",
+        "ends_at_0": "2026-11-20",
+        "ends_at_1": "10:00:00",
+        "min_volume": "",
+        "target": "",
+        "guardrails": "[]",
+        "prizes": '[{"rank_from": 1, "rank_to": 1, "coins": 100, "badge": null}]',
+        "recurrence": "",
+        "_save": "Save",
+    }
+    values.update(changes)
+    return values
+
+
+def test_a_manager_creates_a_contest_through_the_services(manager, floor, frozen):
+    t2 = Team.objects.get(tenant=floor, external_id="t2")
+    response = manager.post(ADD, form(floor, teams=[t2.pk]))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    contest = Contest.objects.get()
+    # starts 10:00 local, before "now" (15:00 local): running at once, as POST /contests does
+    assert contest.status == "running"
+    assert contest.participants == {"teams": ["t2"], "agents": []}
+    assert contest.prizes == [{"rank_from": 1, "rank_to": 1, "coins": 100, "badge": None}]
+
+
+def test_a_draft_stays_a_draft(manager, floor, frozen):
+    assert manager.post(ADD, form(floor, draft="on")).status_code == 302
+    assert Contest.objects.get().status == "draft"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"ends_at_1": "01:00:00"}, "ends_at"),  # before starts_at
+        ({"starts_at_1": "02:30:00"}, "starts_at"),  # not on the hour
+        ({"metric": "happiness"}, "metric"),
+        ({"guardrails": '[{"kpi": "csat", "op": "!=", "value": 80}]'}, "guardrails"),
+    ],
+)
+def test_bad_input_is_a_form_error_not_a_500(manager, floor, frozen, changes, message):
+    response = manager.post(ADD, form(floor, **changes))
+    assert response.status_code == 200  # the form again, with its errors
+    assert message in response.content.decode()
+    assert "errornote" in response.content.decode()
+    assert not Contest.objects.exists()
+
+
+def test_participants_are_chosen_among_the_managers_own_teams_and_agents(manager, floor):
+    page = manager.get(ADD).content.decode()
+    assert "Team t1" in page
+    assert "Agent a1" in page
+    assert "Team x1" not in page
+    assert "Agent z1" not in page
+    foreign = Agent.objects.get(external_id="z1")
+    response = manager.post(ADD, form(floor, agents=[foreign.pk]))
+    assert response.status_code == 200
+    assert not Contest.objects.exists()
+
+
+def test_another_tenants_contests_are_invisible(manager, floor, outsider, frozen):
+    theirs = contest_create(
+        tenant=outsider,
+        values={"name": "Theirs", "kind": "ranked", "entity": "agent", "metric": "contacts_handled",
+                "starts_at": local("2026-11-20", 10), "ends_at": local("2026-11-20", 18)},
+    )  # fmt: skip
+    assert "Theirs" not in manager.get(LIST).content.decode()
+    response = manager.get(f"{LIST}{theirs.pk}/change/")
+    assert response.status_code == 302  # the admin's "doesn't exist" redirect, not the page
+    assert "Theirs" not in manager.get(response["Location"]).content.decode()
+
+
+def test_cancel_action_and_the_standings_on_the_page(manager, floor, frozen):
+    mine = contest_create(
+        tenant=floor,
+        values={"name": "Mine", "kind": "ranked", "entity": "agent", "metric": "contacts_handled",
+                "starts_at": local("2026-11-20", 10), "ends_at": local("2026-11-20", 18)},
+    )  # fmt: skip
+    ingest(floor, [call("a1", local("2026-11-20", 11, m)) for m in range(3)])
+    ingest(floor, [call("a2", local("2026-11-20", 12, m)) for m in range(2)])
+    page = manager.get(f"{LIST}{mine.pk}/change/").content.decode()
+    # a1 handled 3 contacts, a2 2: rank 1 is Agent a1 with 3
+    assert "<td>1</td><td>Agent a1</td><td>3</td><td>3</td>" in page
+    assert "<td>2</td><td>Agent a2</td><td>2</td><td>2</td>" in page
+    response = manager.post(LIST, {"action": "cancel", "_selected_action": [mine.pk]})
+    assert response.status_code == 302
+    mine.refresh_from_db()
+    assert mine.status == "cancelled"
+
+
+def test_the_demo_has_running_team_and_finished_contests(floor):
+    team_upsert(tenant=floor, external_id="support-t1", name="S1", parent_external_id=None)
+    team_upsert(tenant=floor, external_id="support-t2", name="S2", parent_external_id=None)
+    team_upsert(tenant=floor, external_id="sales", name="Sales", parent_external_id=None)
+    day = local_today(floor) - timedelta(days=7)  # in last week, whatever today is
+    ingest(floor, [call("a1", local(day, 10, m)) for m in range(4)])
+    make_rule(floor, kpi="contacts_handled", kind="per_unit", points=5, period="day")
+    make_badge(
+        floor, code="contest-winner", criteria={"kind": "contest_place", "contest": None, "rank": 1}
+    )
+    seed_contests(floor)
+    seed_contests(floor)  # re-running adds nothing
+    contests = {c.name: c for c in Contest.objects.for_tenant(floor)}
+    assert len(contests) == 3
+    race = contests["Resolution race"]
+    assert (race.status, race.entity, race.metric) == ("running", "agent", "fcr")
+    team = contests["AHT team challenge (CSAT ≥ 80 %)"]
+    assert (team.status, team.entity) == ("running", "team")
+    assert team.guardrails == [{"kpi": "csat", "op": ">=", "value": 80}]
+    sprint = contests["Last week's points sprint"]
+    assert sprint.status == "finished"
+    winner = ContestResult.objects.get(contest=sprint, rank=1)
+    # 4 contacts × 5 points: a1 won last week's sprint and its 100 coins
+    assert (winner.entity_id, winner.value, winner.prize_coins) == (
+        Agent.objects.get(tenant=floor, external_id="a1").pk,
+        20,
+        100,
+    )
