@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.api.base import parse_aware_datetime
 from accounts.api.problems import ValidationProblem
 from accounts.models import Tenant
+from accounts.times import day_range_error
 
 PERIOD_TYPES = ("day", "week", "month", "quarter", "year", "all")
 GRANULARITIES = ("hour", "day", "week", "month")
@@ -129,6 +130,8 @@ def parse_period(params: Mapping[str, str], tenant: Tenant, *, default: str = "d
             day = date.fromisoformat(params["date"])
         except ValueError as exc:
             raise ValidationProblem({"date": "Must be a date, YYYY-MM-DD."}) from exc
+        if error := day_range_error(day):
+            raise ValidationProblem({"date": error})
     return period_of(kind, day, tenant)
 
 

@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from accounts.services import external_id_errors
+from accounts.times import EARLIEST_TIME, EVENT_TOO_OLD
 
 MAX_DURATION = 86_400  # seconds: nothing we ingest lasts longer than a day
 FUTURE_TOLERANCE = timedelta(minutes=15)
@@ -187,7 +188,10 @@ def _business_errors(event: Any, now: datetime) -> dict[str, list[str]]:
         value = getattr(event, name)
         if value is not None and "\x00" in value:
             errors[name] = [str(ProhibitNullCharactersValidator.message)]  # as in other bodies
-    if event.occurred_at - now > FUTURE_TOLERANCE:
+    # Compared, never converted: converting a time near year 1 or 9999 overflows.
+    if event.occurred_at < EARLIEST_TIME:
+        errors["occurred_at"] = [EVENT_TOO_OLD]
+    elif event.occurred_at - now > FUTURE_TOLERANCE:
         errors["occurred_at"] = ["More than 15 minutes in the future."]
     if event.type == "interaction":
         if event.answered and event.abandoned:

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from accounts.api.auth import Principal, assert_widget_may_see_agent
 from accounts.api.pagination import CursorPagination
 from accounts.models import Agent, Team, Tenant
+from accounts.times import time_range_error
 
 OFFSET_REQUIRED = (
     "Give the time with its UTC offset, e.g. 2026-11-20T09:15:00+08:00 or 2026-11-20T01:15:00Z."
@@ -118,7 +119,13 @@ class AwareDateTimeField(serializers.DateTimeField):
                 self.fail("impossible", reason=str(exc))
             if parsed is not None and parsed.tzinfo is None:
                 self.fail("naive")
-        return super().to_internal_value(value)
+            # Before DRF converts it to UTC, which overflows at the ends of the calendar.
+            if parsed is not None and (error := time_range_error(parsed)):
+                raise serializers.ValidationError(error, code="range")
+        instant: datetime = super().to_internal_value(value)
+        if error := time_range_error(instant):
+            raise serializers.ValidationError(error, code="range")
+        return instant
 
     default_error_messages = {
         **serializers.DateTimeField.default_error_messages,
@@ -139,6 +146,8 @@ def parse_aware_datetime(value: str, field: str) -> datetime:
         raise ValidationProblem({field: "Not an ISO 8601 time."})
     if parsed.tzinfo is None:
         raise ValidationProblem({field: OFFSET_REQUIRED})
+    if error := time_range_error(parsed):
+        raise ValidationProblem({field: error})
     return parsed
 
 
