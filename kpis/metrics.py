@@ -22,6 +22,10 @@ BATCH_SECONDS = Histogram(
 ENQUEUE_FAILURES = Counter(
     "gamify_enqueue_failures_total", "Tasks that could not be sent to the broker"
 )
+APPLY_FAILURES = Counter(
+    "gamify_apply_failures_total",
+    "Batches the apply task could not apply (set aside and retried with a back-off)",
+)
 APPLY_SECONDS = Histogram(
     "gamify_apply_seconds", "Time to apply pending batches downstream for one tenant"
 )
@@ -30,8 +34,11 @@ APPLY_SECONDS = Histogram(
 def _pending() -> Iterable[Metric]:
     from kpis.models import IngestBatch
 
-    row = IngestBatch.objects.filter(applied_at__isnull=True).aggregate(
+    row = IngestBatch.objects.filter(applied_at__isnull=True, failed_at__isnull=True).aggregate(
         events=Sum("accepted"), batches=Count("id"), oldest=Min("created_at")
+    )
+    failed = IngestBatch.objects.filter(applied_at__isnull=True, failed_at__isnull=False).aggregate(
+        events=Sum("accepted"), batches=Count("id")
     )
     events = GaugeMetricFamily(
         "gamify_ingest_pending_events", "Events stored but not yet applied downstream"
@@ -46,6 +53,17 @@ def _pending() -> Iterable[Metric]:
     )
     age.add_metric([], (timezone.now() - row["oldest"]).total_seconds() if row["oldest"] else 0)
     yield age
+    failed_batches = GaugeMetricFamily(
+        "gamify_ingest_failed_batches",
+        "Batches set aside because applying them failed (GET /ingest/status shows the errors)",
+    )
+    failed_batches.add_metric([], failed["batches"] or 0)
+    yield failed_batches
+    failed_events = GaugeMetricFamily(
+        "gamify_ingest_failed_events", "Events in batches set aside after a failed apply"
+    )
+    failed_events.add_metric([], failed["events"] or 0)
+    yield failed_events
 
 
 SCRAPE_COLLECTORS.append(_pending)

@@ -78,6 +78,9 @@ class IngestBatch(TenantOwned):
         IMPORT = "import"
         VOID = "void"
         RECOMPUTE = "recompute"
+        # Configuration or a ledger changed (a rule, a badge, a KPI's minimum volume, a manual
+        # adjustment, an agent's team): no new events, but derived state must follow.
+        CHANGE = "change"
 
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.API)
     created_at = models.DateTimeField()
@@ -87,6 +90,13 @@ class IngestBatch(TenantOwned):
     # a settings change or rebuild touched every bucket of the tenant
     everything = models.BooleanField(default=False)
     applied_at = models.DateTimeField(null=True, blank=True)
+    # A batch the apply task could not apply is set aside, so it blocks no other batch: the
+    # error is kept (GET /ingest/status, /metrics), and it is tried again from `retry_at`,
+    # with a growing back-off, or at once after a void or a rebuild.
+    failed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [

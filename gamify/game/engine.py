@@ -27,6 +27,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Tenant
+from accounts.times import EARLIEST_DAY, LATEST_DAY
 from config.bulk import bulk_upsert
 from gamify.activity.services import NewActivity, activities_record
 from gamify.game.models import (
@@ -221,7 +222,7 @@ def game_recompute(
     """
     ctx = Context.load(tenant)
     everything = agent_days is None
-    touched = _open_agent_days(ctx) if agent_days is None else agent_days
+    touched = kept_days(_open_agent_days(ctx) if agent_days is None else agent_days)
     outcome = Outcome()
 
     # 1. the periods to evaluate
@@ -234,8 +235,12 @@ def game_recompute(
         for day in days:
             for kind in rule_kinds | badge_kinds:
                 start = ctx.bounds(kind, day)[0]
-                target = late if ctx.is_closed(kind, start) else wanted
-                target[kind].add((agent, start))
+                if not ctx.is_closed(kind, start):
+                    wanted[kind].add((agent, start))
+                elif not everything:
+                    # Only events arrive late. A rule or settings change leaves a finalized
+                    # period as it was, and the feed says nothing about it.
+                    late[kind].add((agent, start))
     sums = PeriodSums(ctx, {k: wanted[k] | late[k] for k in set(wanted) | set(late)})
 
     # 2. points per (rule, agent, period)
@@ -268,6 +273,18 @@ def game_recompute(
     outcome.badges = _monotone_badges(ctx, count_badges, sums, wanted, lifetime)
     outcome.agents = agents
     return outcome
+
+
+def kept_days(agent_days: Mapping[int, Iterable[date]]) -> dict[int, set[date]]:
+    """The touched days inside the span Gamify keeps (accounts.times): an event stored before
+    events were bounded (year 1, say) changes its buckets but no game state, whose period
+    arithmetic would overflow at the ends of the calendar."""
+    kept: dict[int, set[date]] = {}
+    for agent, days in agent_days.items():
+        inside = {d for d in days if EARLIEST_DAY <= d <= LATEST_DAY}
+        if inside:
+            kept[agent] = inside
+    return kept
 
 
 def _write_awards(

@@ -167,9 +167,32 @@ class EventImportDetailApi(TenantAPIView):
         return Response(ImportJobOutput(job).data)
 
 
+class FailedBatchOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    events = serializers.IntegerField(help_text="Events of the batch (0 for a change or a void)")
+    failed_at = serializers.DateTimeField(help_text="When the last attempt failed")
+    attempts = serializers.IntegerField()
+    retry_at = serializers.DateTimeField(
+        allow_null=True, help_text="When it is tried again (at once after a void or a rebuild)"
+    )
+    error = serializers.CharField(help_text="What went wrong the last time")
+
+
 class IngestStatusOutput(serializers.Serializer[Any]):
     pending = serializers.IntegerField(help_text="Events stored but not yet applied downstream")
-    oldest_pending_at = serializers.DateTimeField(allow_null=True)
+    oldest_pending_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Oldest batch or change not yet applied; null when everything is applied",
+    )
+    recomputing = serializers.BooleanField(
+        help_text="A settings, rule or badge change is still being recomputed downstream"
+    )
+    failed = serializers.IntegerField(
+        help_text="Events in batches set aside because applying them failed"
+    )
+    failed_batches = FailedBatchOutput(
+        many=True, help_text="The latest batches set aside, with their errors (at most 20)"
+    )
 
 
 class IngestStatusApi(TenantAPIView):

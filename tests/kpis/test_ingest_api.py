@@ -577,10 +577,7 @@ def test_an_outsider_cannot_void_our_event(api, outsider_api, agent):
 
 def test_an_outsider_sees_none_of_our_backlog(api, outsider_api, agent):
     accepted(post(api, [event(event_id="e1")]))
-    assert outsider_api.get("/api/v1/ingest/status").json() == {
-        "pending": 0,
-        "oldest_pending_at": None,
-    }
+    assert outsider_api.get("/api/v1/ingest/status").json() == IDLE
 
 
 # --- set-based storage ------------------------------------------------------------------------
@@ -720,6 +717,15 @@ def test_an_event_id_with_a_slash_can_be_voided(api, agent):
 
 
 # --- the backlog --------------------------------------------------------------------------------
+IDLE: dict[str, object] = {
+    "pending": 0,
+    "oldest_pending_at": None,
+    "recomputing": False,
+    "failed": 0,
+    "failed_batches": [],
+}
+
+
 def status(client) -> dict:
     response = client.get("/api/v1/ingest/status")
     assert response.status_code == 200, response.content
@@ -727,7 +733,7 @@ def status(client) -> dict:
 
 
 def test_status_is_empty_at_first(api):
-    assert status(api) == {"pending": 0, "oldest_pending_at": None}
+    assert status(api) == IDLE
 
 
 def test_accepted_events_are_pending_until_applied(api, agent):
@@ -745,13 +751,13 @@ def test_the_apply_task_runs_on_commit_and_empties_the_backlog(api, agent, commi
     assert status(api)["pending"] == 1
     response = commit(lambda: post(api, [event(event_id=f"e{i}") for i in range(2, 5)]))
     accepted(response, 3)
-    assert status(api) == {"pending": 0, "oldest_pending_at": None}
+    assert status(api) == IDLE
     assert not IngestBatch.objects.filter(applied_at__isnull=True).exists()
 
 
 def test_rejected_and_duplicate_events_are_never_pending(api, agent):
     accepted(post(api, [event(event_id="e1", wait_seconds=-1)]), 0)
-    assert status(api) == {"pending": 0, "oldest_pending_at": None}
+    assert status(api) == IDLE
 
 
 def test_status_needs_ingest_or_read(tenant, make_client):
@@ -772,5 +778,5 @@ def test_an_apply_task_lost_with_the_broker_is_swept_later(api, agent, commit):
     accepted(response, 2)  # the broker's trouble is not the platform's
     assert status(api)["pending"] == 2
     run_periodic_jobs_later()
-    assert status(api) == {"pending": 0, "oldest_pending_at": None}
+    assert status(api) == IDLE
     assert RawEvent.objects.count() == 2

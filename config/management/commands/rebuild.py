@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import Any
@@ -10,6 +11,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Tenant
 from kpis.services.ingestion import batches_apply, buckets_rebuild
+
+log = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -29,6 +32,7 @@ class Command(BaseCommand):
             if not tenants.exists():
                 raise CommandError(f"No tenant with slug {options['tenant']!r}")
         show = not options["no_progress"] and sys.stderr.isatty()
+        failed: list[str] = []
         for tenant in tenants:
             started = time.monotonic()
 
@@ -40,13 +44,24 @@ class Command(BaseCommand):
                     sys.stderr.write(f"\r{slug}: [{bar}] {done}/{total} events")
                     sys.stderr.flush()
 
-            summary = buckets_rebuild(tenant=tenant, progress=progress)
-            if show:
-                sys.stderr.write("\n")
-            # Everything downstream recomputes from the rebuilt buckets right away, here.
-            outcome = batches_apply(tenant_id=tenant.pk)
+            try:
+                summary = buckets_rebuild(tenant=tenant, progress=progress)
+                if show:
+                    sys.stderr.write("\n")
+                # Everything downstream recomputes from the rebuilt buckets right away, here.
+                outcome = batches_apply(tenant_id=tenant.pk)
+            except Exception as exc:  # one tenant's damaged data must not leave others stale
+                log.exception("Rebuilding tenant %s failed", tenant.slug)
+                self.stderr.write(f"{tenant.slug}: rebuild failed: {type(exc).__name__}: {exc}")
+                failed.append(tenant.slug)
+                continue
             self.stdout.write(
                 f"{tenant.slug}: {summary.events} events → {summary.agent_hours} agent-hours, "
                 f"{summary.team_hours} team-hours; downstream {outcome} "
                 f"({time.monotonic() - started:.1f}s)"
+            )
+        if failed:
+            raise CommandError(
+                f"{len(failed)} of {len(tenants)} tenants failed: {', '.join(failed)} "
+                "(their buckets are as they were; see the errors above)"
             )
