@@ -13,13 +13,14 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from accounts.models import Agent, Tenant
-from gamify.contests.services import running_contests_refresh
+from accounts.models import Agent, AgentHistory, Tenant
+from gamify.contests.services import running_contests_populate, running_contests_refresh
 from gamify.game.engine import game_recompute
 from gamify.game.services import game_rebuild
 from gamify.leaderboards import live
 from gamify.leaderboards.service import boards_populate_all, boards_refresh
 from kpis.periods import local_today
+from kpis.services.ingestion import changes_announce
 from kpis.signals import buckets_changed
 
 
@@ -34,10 +35,23 @@ def after_buckets_changed(
     **kwargs: Any,
 ) -> None:
     # Runs inside batches_apply's transaction, under the tenant's apply lock.
+    try:
+        _follow(tenant, agent_days, everything)
+    except Exception:
+        # The apply task rolls this attempt back and sets the batch aside. Live boards written
+        # on the way may hold the rolled-back values: they are refilled from SQL when next read.
+        with live.tolerated(f"unready boards of tenant {tenant.pk}"):
+            live.unready_tenant(tenant.pk)
+        raise
+
+
+def _follow(tenant: Tenant, agent_days: dict[int, set[date]], everything: bool) -> None:
     if everything:
-        # Buckets were rebuilt or recomputed: so is the game, from scratch, and the live boards.
+        # Buckets were rebuilt or the game's configuration changed: the game is recomputed
+        # from scratch, and so are the live boards and running contests' standings.
         game_rebuild(tenant=tenant)
         boards_populate_all(tenant=tenant)
+        running_contests_populate(tenant=tenant)
         return
     outcome = game_recompute(tenant=tenant, agent_days=agent_days)
     # Points can move today for agents whose older days changed (a weekly rule counts on the
@@ -64,3 +78,21 @@ def agent_saved(sender: Any, instance: Agent, **kwargs: Any) -> None:
             live.forget_agent(tenant_id, agent_id)
 
     transaction.on_commit(apply, robust=True)
+
+
+@receiver(post_save, sender=AgentHistory, dispatch_uid="gamify.agent_moved")
+def agent_moved(sender: Any, instance: AgentHistory, created: bool, **kwargs: Any) -> None:
+    """An agent changed team or was (re)activated: their standing today follows, by the
+    outbox, under the apply lock — a reactivated agent is back on the live boards, one who
+    moved enters or leaves the running contests of a team. A new agent has none to follow."""
+    if not created or raw_save(kwargs):
+        return
+    earlier = AgentHistory.objects.filter(agent_id=instance.agent_id, pk__lt=instance.pk)
+    if not earlier.exists():
+        return
+    tenant = Tenant.objects.get(pk=instance.tenant_id)
+    changes_announce(tenant=tenant, agent_days={instance.agent_id: {local_today(tenant)}})
+
+
+def raw_save(kwargs: dict[str, Any]) -> bool:
+    return bool(kwargs.get("raw"))  # loading a fixture

@@ -14,7 +14,8 @@ from gamify.contests.services import (
 )
 from gamify.leaderboards import live
 from gamify.leaderboards.boards import Board, Standing
-from gamify.leaderboards.service import AROUND, _entry
+from gamify.leaderboards.service import AROUND, _entry, populate_later
+from gamify.tasks import populate_contest
 from kpis.catalogue import kpi_catalogue
 from kpis.formulas import BUILTIN
 from kpis.periods import Period
@@ -46,8 +47,7 @@ def standings_of(
         if reply is not None:
             return reply.standings()
         ranked, unranked = contest_standings(contest)
-        with live.tolerated(f"filling the standings of contest {contest.pk}"):
-            live.write(board, [*ranked, *unranked], full=True)
+        populate_later(board, lambda: populate_contest.delay(contest.pk))
     else:
         ranked, unranked = contest_standings(contest)
     nearby: list[Standing] = []

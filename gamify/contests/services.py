@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.api.problems import Problem, ValidationProblem
 from accounts.models import Agent, Team, Tenant
 from accounts.selectors import team_descendants
+from accounts.times import time_range_error
 from gamify.activity.services import NewActivity, activities_record
 from gamify.contests.models import Contest, ContestResult
 from gamify.game.engine import badges_award
@@ -82,6 +83,9 @@ def contest_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[str, 
             raise ValidationProblem({name: "A time with its UTC offset."})
     assert isinstance(starts_at, datetime)
     assert isinstance(ends_at, datetime)
+    for name, instant in (("starts_at", starts_at), ("ends_at", ends_at)):
+        if error := time_range_error(instant):  # the admin's forms come here too
+            raise ValidationProblem({name: error})
     for name, instant in (("starts_at", starts_at), ("ends_at", ends_at)):
         if hour_start(instant, tenant.tz) != instant:
             raise ValidationProblem({name: "Must fall on a whole hour of the tenant's time."})
@@ -550,3 +554,33 @@ def running_contests_refresh(*, tenant: Tenant, agent_ids: set[int]) -> int:
         live.write(board, entries, full=False)
         written += len(entries)
     return written
+
+
+def running_contests_populate(*, tenant: Tenant) -> int:
+    """Refill the live standings of running agent contests (after everything was recomputed);
+    boards nobody read stay unfilled. The caller holds the apply lock."""
+    if not live.available():
+        return 0
+    written = 0
+    for contest in Contest.objects.for_tenant(tenant).filter(
+        status__in=[Contest.Status.RUNNING, Contest.Status.FINALIZING], entity="agent"
+    ):
+        board = contest_board(contest)
+        if live.is_ready(board):
+            entries = standings(board)
+            live.write(board, entries, full=True)
+            written += len(entries)
+    return written
+
+
+def contest_board_populate(*, contest: Contest) -> int:
+    """Fill a running agent contest's live standings from SQL; returns entries written.
+    The caller holds the apply lock, so no refresh computed earlier lands after this fill."""
+    if contest.status not in (Contest.Status.RUNNING, Contest.Status.FINALIZING):
+        return 0
+    if contest.entity != "agent":
+        return 0
+    board = contest_board(contest)
+    entries = standings(board)
+    live.write(board, entries, full=True)
+    return len(entries)

@@ -36,6 +36,7 @@ from gamify.game.models import (
 )
 from kpis import buckets
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
+from kpis.services.ingestion import changes_announce
 
 RULE_FIELDS = (
     "name",
@@ -134,10 +135,10 @@ def point_rule_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[st
 
 
 def _recompute_later(tenant: Tenant) -> None:
-    """Rules changed: recompute every open period once the change commits."""
-    from gamify.game.tasks import recompute_open_periods
-
-    transaction.on_commit(lambda: recompute_open_periods.delay(tenant.pk), robust=True)
+    """Rules or badges changed: every open period is recomputed, and live boards and running
+    contests follow, by the path events take (kpis' outbox: never lost, under the apply lock).
+    """
+    changes_announce(tenant=tenant, everything=True)
 
 
 def point_rule_create(*, tenant: Tenant, values: Mapping[str, Any]) -> PointRule:
@@ -190,6 +191,8 @@ def points_adjust(
         lifetime = _lifetime(ctx, {agent.pk})
         _levels(ctx, lifetime)
         badges_award(tenant=tenant, earned=points_milestones(ctx, lifetime))
+        # The totals above are right at once; live boards and contests follow by the outbox.
+        changes_announce(tenant=tenant, agent_days={agent.pk: {day}})
         activity_record(
             tenant=tenant,
             type="points.adjusted",

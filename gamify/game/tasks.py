@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import transaction
 
 from accounts.models import Tenant
-from gamify.game import finalization, services
+from gamify.game import finalization
+from kpis.services.ingestion import changes_announce
 
 
 @shared_task(name="gamify.recompute_open_periods", acks_late=True)
 def recompute_open_periods(tenant_id: int) -> str:
+    """Kept for messages queued by an earlier version: a rule change is now announced through
+    kpis' outbox (services._recompute_later), so boards and contests follow it too."""
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None:
         return "gone"
-    return services.game_rebuild(tenant=tenant)
+    with transaction.atomic():
+        changes_announce(tenant=tenant, everything=True)
+    return "announced"
 
 
 @shared_task(name="gamify.finalize_periods")

@@ -30,7 +30,11 @@ from kpis.formulas import BUILTIN, COUNTERS, N_COUNTERS, KpiValue, builtin_value
 from kpis.models import AgentDay, AgentHour, AgentMetricHour, TeamDay, TeamHour, TeamMetricHour
 from kpis.selectors import custom_value
 
-MAX_VOLUME_E3 = 10**16 - 1
+# A member starts with the volume in thousandths, inverted around this offset in 16 digits,
+# so that a higher volume sorts first — negative ones too: an agent's points (the volume of a
+# points board) go below zero with a manual adjustment.
+VOLUME_OFFSET_E3 = 5 * 10**15
+_LOWEST_E3 = VOLUME_OFFSET_E3 - (10**16 - 1)
 NAME_KEY_LENGTH = 40
 
 
@@ -94,7 +98,7 @@ def member(entity_id: int, name: str, volume: Decimal) -> str:
     """The tie-break as a string whose byte order is the listing order: higher volume first,
     then display name (case-insensitive), then id. Redis orders equal scores by member."""
     thousandths = int(volume) * 1000 if volume == volume.to_integral_value() else int(volume * 1000)
-    inverted = MAX_VOLUME_E3 - min(MAX_VOLUME_E3, thousandths)
+    inverted = VOLUME_OFFSET_E3 - max(_LOWEST_E3, min(VOLUME_OFFSET_E3, thousandths))
     return f"{inverted:016d}|{name_key(name)}|{entity_id}"
 
 

@@ -24,15 +24,21 @@ from typing import Any
 import redis
 
 from config.redis import get_redis, redis_key, run_script
-from gamify.leaderboards.boards import MAX_VOLUME_E3, Board, Standing, plain_number
+from gamify.leaderboards.boards import VOLUME_OFFSET_E3, Board, Standing, plain_number
 
 TTL_SECONDS = 45 * 86400  # boards of past periods fade away
 SEP = "\x1f"
 VOLUME_SCALE = Decimal(1000)
 
 
-def _base(board: Board) -> str:
-    return redis_key(f"{{t{board.tenant.pk}}}", "lb", board.entity, board.key)
+def board_key(board: Board) -> str:
+    """The prefix of the board's keys in Redis."""
+    # "lb2": members encode volumes as boards.member does since negative volumes were allowed;
+    # boards kept under "lb" by an earlier version are left to expire, and refilled on read.
+    return redis_key(f"{{t{board.tenant.pk}}}", "lb2", board.entity, board.key)
+
+
+_base = board_key
 
 
 def _tenant_key(tenant_id: int, suffix: str) -> str:
@@ -144,6 +150,20 @@ def forget_agent(tenant_id: int, agent_id: int) -> None:
         pipe.execute()
 
 
+def unready_tenant(tenant_id: int) -> None:
+    """Every live board of the tenant (contests' too) is answered from SQL, and refilled, at
+    its next read: for when what Redis holds may no longer be what SQL holds."""
+    client = get_redis()
+    if client is None:
+        return
+    bases = [
+        raw.decode() if isinstance(raw, bytes) else str(raw)
+        for raw in client.smembers(_tenant_key(tenant_id, "boards"))
+    ]
+    if bases:
+        client.delete(*(f"{base}:ready" for base in bases))
+
+
 def rename(tenant_id: int, entity: str, entity_id: int, external_id: str, name: str) -> None:
     client = get_redis()
     if client is not None:
@@ -185,7 +205,7 @@ def _parts(
         else:
             external_id, _, name = known.decode().partition(SEP)
         # A member starts with the volume in thousandths, inverted (boards.member).
-        thousandths = MAX_VOLUME_E3 - int(flat[i][:16])
+        thousandths = VOLUME_OFFSET_E3 - int(flat[i][:16])
         whole, fraction = divmod(thousandths, 1000)
         volume = whole if not fraction else (Decimal(thousandths) / VOLUME_SCALE).normalize()
         out.append((entity_id, external_id, name, volume, float(flat[i + 1])))

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -121,7 +121,7 @@ def leaderboard(
             entries, nearby_rows, unranked_rows = reply.rows(entity)
             return {**body, "source": "live", "entries": entries, "around": nearby_rows,
                     "not_qualified": unranked_rows}  # fmt: skip
-        _populate_later(board)
+        populate_later(board, lambda: _populate_board(board))
     ranked, not_qualified = rank(standings(board))
     nearby: list[Standing] = []
     if around is not None:
@@ -150,15 +150,23 @@ def _entry(entry: Standing, entity: str, *, reason: bool = False) -> dict[str, A
     return row
 
 
-def _populate_later(board: Board) -> None:
-    from gamify.tasks import populate_board
+def populate_later(board: Board, enqueue: Callable[[], Any]) -> None:
+    """Have a worker fill a board that is not live yet, once however many read it meanwhile.
 
+    The fill runs under the tenant's apply lock: a fill computed here, in the web process,
+    could land after a refresh computed later and leave the board behind the truth.
+    """
     client = live.get_redis()
-    lock = live._base(board) + ":populating"
+    lock = live.board_key(board) + ":populating"
     with live.tolerated(f"populating {lock}"):
         if client is not None and client.set(lock, "1", nx=True, ex=60):
-            kind = board.key.split(":")[1]
-            populate_board.delay(board.tenant.pk, board.metric, kind)
+            enqueue()
+
+
+def _populate_board(board: Board) -> None:
+    from gamify.tasks import populate_board
+
+    populate_board.delay(board.tenant.pk, board.metric, board.key.split(":")[1])
 
 
 # --- writes ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from accounts.models import Tenant
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
 from kpis.formulas import BUILTIN
 from kpis.models import InteractionSettings, Kpi
+from kpis.services.ingestion import changes_announce
 
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
@@ -105,8 +106,10 @@ def kpi_update(
                     "custom": formula is None,
                 },
             )
-            if min_volume is not None:
+            if min_volume is not None and min_volume != row.min_volume:
                 row.min_volume = min_volume
+                # Who qualifies changed: points, live boards and contests follow.
+                changes_announce(tenant=tenant, everything=True)
             if name is not None:
                 row.name = name
             row.save()
