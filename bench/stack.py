@@ -189,30 +189,32 @@ class Stack:
             lambda: requests.get(f"{self.base_url}/healthz", timeout=1).ok, timeout=90, what="web"
         )
 
-    def start_worker(self, *, concurrency: int = 1) -> None:
+    def start_worker(
+        self, *, concurrency: int = 1, queues: str | None = "default,ingest,game,webhooks"
+    ) -> subprocess.Popen[bytes]:
+        """A Celery worker; `queues=None` starts it the plain way, without -Q."""
         pool = ["--pool", "solo"] if concurrency == 1 else ["--concurrency", str(concurrency)]
-        self.processes.append(
-            subprocess.Popen(
-                [
-                    str(VENV_BIN / "celery"),
-                    "-A",
-                    "config",
-                    "worker",
-                    "-Q",
-                    "default,ingest,game,webhooks",
-                    # No gossip, mingle or heartbeat events: fewer broker connections
-                    # to lose and re-establish.
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    *pool,
-                    "--loglevel",
-                    "WARNING",
-                ],
-                cwd=ROOT,
-                env=self.env,
-            )
+        process = subprocess.Popen(
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "config",
+                "worker",
+                *(["-Q", queues] if queues else []),
+                # No gossip, mingle or heartbeat events: fewer broker connections
+                # to lose and re-establish.
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                *pool,
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            env=self.env,
         )
+        self.processes.append(process)
+        return process
 
     def stop(self) -> None:
         for process in self.processes:

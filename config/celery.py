@@ -1,9 +1,17 @@
 """The Celery app: `celery -A config worker` and `celery -A config beat` start from here."""
 
 import os
+import threading
+from typing import Any
 
 from celery import Celery
-from celery.signals import beat_init, worker_init, worker_process_init, worker_ready
+from celery.signals import (
+    beat_init,
+    worker_init,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -27,3 +35,20 @@ def _freeze_loaded_objects(**kwargs: object) -> None:
     from config.memory import freeze_loaded_objects
 
     freeze_loaded_objects()
+
+
+_stop_announcing = threading.Event()
+
+
+@worker_ready.connect
+def _announce_queues(sender: Any = None, **kwargs: object) -> None:
+    # /readyz warns about queued work that no worker consumes (config/queues.py).
+    from config.queues import keep_announcing
+
+    queues = sorted(app.amqp.queues.consume_from or app.amqp.queues)
+    keep_announcing(queues, _stop_announcing)
+
+
+@worker_shutdown.connect
+def _stop_announcing_queues(**kwargs: object) -> None:
+    _stop_announcing.set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from config.queues import unconsumed_work
 from config.redis import get_redis
 
 
@@ -32,7 +33,19 @@ def readyz(request: HttpRequest) -> JsonResponse:
     else:
         checks["redis"] = "not configured"
     failed = sorted(name for name, state in checks.items() if state.startswith("failed"))
+    warnings: list[str] = []
+    if checks["redis"] == "ok":
+        try:
+            warnings = unconsumed_work()
+        except Exception as exc:
+            warnings = [f"could not read the task queues: {type(exc).__name__}"]
+    # Work waiting for a worker does not stop this process serving: a warning, not a 503.
     return JsonResponse(
-        {"status": "unavailable" if failed else "ok", "failed": failed, "checks": checks},
+        {
+            "status": "unavailable" if failed else "ok",
+            "failed": failed,
+            "checks": checks,
+            "warnings": warnings,
+        },
         status=503 if failed else 200,
     )

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 # Lets Django's generic classes be subscripted at run time (ModelAdmin[Agent], QuerySet[Team]).
 django_stubs_ext.monkeypatch()
@@ -158,11 +159,21 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {
-    "kpis.*": {"queue": "ingest"},
-    "gamify.*": {"queue": "game"},
-    "gamify.tasks.webhook_*": {"queue": "webhooks"},
-}
+# Every queue a route names is declared here, so that the plain `celery -A config worker`
+# consumes all of them (a worker without -Q consumes the declared queues; without this list,
+# only the default one, and events stayed pending for ever). `-Q ingest` and the like still
+# split them across workers. Routes are tried in order: the narrower pattern first.
+CELERY_TASK_QUEUES = [
+    Queue(name, routing_key=name) for name in ("default", "ingest", "game", "webhooks")
+]
+CELERY_TASK_ROUTES = [
+    {
+        "gamify.webhook*": {"queue": "webhooks"},
+        "gamify.tasks.webhook*": {"queue": "webhooks"},
+        "kpis.*": {"queue": "ingest"},
+        "gamify.*": {"queue": "game"},
+    }
+]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 # The periodic jobs: registered once here, run by `celery -A config beat` in production and

@@ -7,6 +7,7 @@ Events posted → pending reaches 0 → KPIs right; with the broker stopped, pos
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -159,6 +160,50 @@ def test_two_workers_apply_concurrently_without_duplicates(tmp_path):
         assert after == before
         # 16 batches × 60 events over 7 agents and 3 days: 960 contacts, 1 point each
         assert sum(points for _, _, points in before[1]) == 960
+    finally:
+        stack.stop()
+        redis.stop()
+
+
+def test_the_plain_worker_command_consumes_every_queue_and_readyz_warns_without_one(tmp_path):
+    """`celery -A config worker`, as Celery's docs and most templates start it (no -Q),
+    applies events; before any worker consumes the ingest queue, /readyz says so."""
+    redis = Redis(tmp_path)
+    redis.start()
+    stack = Stack(database_url(), redis)
+    try:
+        out = stack.manage("create_tenant", "--name", "Plain", "--timezone", "UTC", "--json")
+        headers = {"Authorization": f"Bearer {json.loads(out.strip().splitlines()[-1])['api_key']}"}
+        stack.start_web()
+        api = f"{stack.base_url}/api/v1"
+
+        def ready() -> dict:
+            response = requests.get(f"{stack.base_url}/readyz", timeout=5)
+            assert response.status_code == 200  # waiting work does not make the web unready
+            return response.json()
+
+        assert ready()["warnings"] == []
+        posted = requests.post(f"{api}/events", json={"events": [interaction(1)]},
+                               headers=headers, timeout=30)  # fmt: skip
+        assert posted.status_code == 202
+        [warning] = ready()["warnings"]
+        assert "queue 'ingest' holds 1 tasks and no worker consumes it" in warning
+
+        only_default = stack.start_worker(queues="default")
+        wait_until(lambda: requests.get(f"{stack.base_url}/readyz", timeout=5).ok, what="web")
+        time.sleep(3)  # long enough for it to have announced its queue
+        assert [w.split(" holds")[0] for w in ready()["warnings"]] == ["queue 'ingest'"]
+        only_default.terminate()
+        only_default.wait(timeout=30)
+
+        stack.start_worker(queues=None)
+
+        def applied() -> bool:
+            status = requests.get(f"{api}/ingest/status", headers=headers, timeout=5).json()
+            return status["pending"] == 0
+
+        wait_until(applied, timeout=60, what="the plain worker to apply")
+        assert ready()["warnings"] == []
     finally:
         stack.stop()
         redis.stop()
