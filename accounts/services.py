@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.api.problems import ValidationProblem
+from accounts.locks import INGEST_LOCK, advisory_lock
 from accounts.models import (
     SCOPES,
     Agent,
@@ -153,7 +154,6 @@ def agent_upsert(
         team = Team.objects.for_tenant(tenant).filter(external_id=team_external_id).first()
         if team is None:
             raise ValidationProblem({"team": f"No team {team_external_id!r}."})
-    now = timezone.now()
     with transaction.atomic():
         agent = (
             Agent.objects.for_tenant(tenant)
@@ -162,6 +162,15 @@ def agent_upsert(
             .first()
         )
         created = agent is None
+        moved = agent is None or (
+            agent.team_id != (team.pk if team else None) or agent.active != active
+        )
+        if moved:
+            # Events are stamped with the team of the moment they occurred: none may be stamped
+            # from a history this change is about to extend (accounts/locks.py). The change's
+            # time is read under the lock, so history is in the order changes commit.
+            advisory_lock(INGEST_LOCK, tenant.pk)
+        now = timezone.now()
         if agent is None:
             try:
                 with transaction.atomic():
@@ -186,6 +195,9 @@ def agent_upsert(
                 return agent, True
         assert agent is not None
         moved = agent.team_id != (team.pk if team else None) or agent.active != active
+        if moved:
+            advisory_lock(INGEST_LOCK, tenant.pk)  # no-op when taken above already
+            now = timezone.now()
         agent.display_name, agent.team, agent.active = display_name, team, active
         agent.locale, agent.avatar_url = locale, avatar_url
         agent.save()
@@ -199,6 +211,7 @@ def agent_deactivate(*, agent: Agent) -> Agent:
     with transaction.atomic():
         locked = Agent.objects.select_for_update().get(pk=agent.pk)
         if locked.active:
+            advisory_lock(INGEST_LOCK, locked.tenant_id)  # as in agent_upsert
             locked.active = False
             locked.save(update_fields=["active", "updated_at"])
             _record_history(locked, at=timezone.now())

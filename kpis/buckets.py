@@ -19,6 +19,9 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from accounts.locks import APPLY_LOCK as APPLY_LOCK  # kpis and gamify lock through here
+from accounts.locks import INGEST_LOCK as INGEST_LOCK
+from accounts.locks import advisory_lock as advisory_lock
 from kpis.formulas import COUNTERS
 
 AGENT_HOUR = "kpis_agenthour"
@@ -32,24 +35,9 @@ METRIC_COLUMNS = ("value_e4", "count_e4", "events")
 # Tests flip this to run the portable statements on PostgreSQL too.
 FORCE_PORTABLE = False
 
-# Advisory lock classes (PostgreSQL): ingestion holds the tenant's lock shared, a rebuild holds
-# it exclusively; downstream application holds its own lock so it runs once at a time per
-# tenant. SQLite serialises writers anyway.
-INGEST_LOCK = 7301
-APPLY_LOCK = 7302
-
 
 def use_unnest() -> bool:
     return connection.vendor == "postgresql" and not FORCE_PORTABLE
-
-
-def advisory_lock(lock_class: int, tenant_id: int, *, shared: bool = False) -> None:
-    """Take a transaction-scoped advisory lock (no-op off PostgreSQL)."""
-    if connection.vendor != "postgresql":
-        return
-    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s, %s)", [lock_class, tenant_id])
 
 
 STAGING = f"""

@@ -402,44 +402,46 @@ def events_ingest(
         _finish(result, source)
         return result
 
-    directory, unknown = _resolve(tenant, [e for _, e, _ in candidates])
-    settings = interaction_settings(tenant)
-    tz = tenant.tz
-    rows: list[tuple[str, int, datetime, int | None, int | None, str, str]] = []
-    prepared: dict[str, tuple[int, Any, str, int | None, int | None]] = {}
-    for position, (index, event, digest) in enumerate(candidates):
-        if position in unknown:
-            rejected.append(
-                {
-                    "index": index,
-                    "event_id": event.event_id,
-                    "errors": {k: [v] for k, v in unknown[position].items()},
-                }
+    # Under the tenant's ingest lock, shared: a change of an agent's team waits for this
+    # batch, or this batch for it, so events are stamped with a history that holds.
+    with transaction.atomic():
+        buckets.advisory_lock(buckets.INGEST_LOCK, tenant.pk, shared=True)
+        directory, unknown = _resolve(tenant, [e for _, e, _ in candidates])
+        settings = interaction_settings(tenant)
+        tz = tenant.tz
+        rows: list[tuple[str, int, datetime, int | None, int | None, str, str]] = []
+        prepared: dict[str, tuple[int, Any, str, int | None, int | None]] = {}
+        for position, (index, event, digest) in enumerate(candidates):
+            if position in unknown:
+                rejected.append(
+                    {
+                        "index": index,
+                        "event_id": event.event_id,
+                        "errors": {k: [v] for k, v in unknown[position].items()},
+                    }
+                )
+                continue
+            agent_id = directory.agents[event.agent] if event.agent is not None else None
+            if event.team is not None:
+                team_id: int | None = directory.teams[event.team]
+            elif agent_id is not None:
+                team_id = directory.team_at(agent_id, event.occurred_at)
+            else:
+                team_id = None
+            prepared[event.event_id] = (index, event, digest, agent_id, team_id)
+            rows.append(
+                (
+                    event.event_id,
+                    TYPE_CODES[event.type],
+                    event.occurred_at,
+                    agent_id,
+                    team_id,
+                    payloads[event.event_id][1],
+                    digest,
+                )
             )
-            continue
-        agent_id = directory.agents[event.agent] if event.agent is not None else None
-        if event.team is not None:
-            team_id: int | None = directory.teams[event.team]
-        elif agent_id is not None:
-            team_id = directory.team_at(agent_id, event.occurred_at)
-        else:
-            team_id = None
-        prepared[event.event_id] = (index, event, digest, agent_id, team_id)
-        rows.append(
-            (
-                event.event_id,
-                TYPE_CODES[event.type],
-                event.occurred_at,
-                agent_id,
-                team_id,
-                payloads[event.event_id][1],
-                digest,
-            )
-        )
 
-    if rows:
-        with transaction.atomic():
-            buckets.advisory_lock(buckets.INGEST_LOCK, tenant.pk, shared=True)
+        if rows:
             batch = IngestBatch.objects.create(tenant=tenant, source=source, created_at=now)
             inserted = buckets.insert_raw_events(
                 tenant_id=tenant.pk, batch_id=batch.pk, received_at=now, rows=rows
