@@ -10,10 +10,11 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
-from accounts.models import Agent, AgentHistory, Tenant
+from accounts.models import Agent, AgentHistory, Team, Tenant
+from accounts.selectors import team_descendants
 from gamify.contests.services import running_contests_populate, running_contests_refresh
 from gamify.game.engine import game_recompute
 from gamify.game.services import game_rebuild
@@ -96,3 +97,29 @@ def agent_moved(sender: Any, instance: AgentHistory, created: bool, **kwargs: An
 
 def raw_save(kwargs: dict[str, Any]) -> bool:
     return bool(kwargs.get("raw"))  # loading a fixture
+
+
+@receiver(pre_save, sender=Team, dispatch_uid="gamify.team_parent_before")
+def team_parent_before(sender: Any, instance: Team, **kwargs: Any) -> None:
+    instance._parent_before = (  # type: ignore[attr-defined]
+        Team.objects.filter(pk=instance.pk).values_list("parent_id", flat=True).first()
+        if instance.pk is not None and not raw_save(kwargs)
+        else instance.parent_id
+    )
+
+
+@receiver(post_save, sender=Team, dispatch_uid="gamify.team_reparented")
+def team_reparented(sender: Any, instance: Team, created: bool, **kwargs: Any) -> None:
+    """A team moved under another parent: the agents of its subtree enter or leave running
+    contests of a team above it (participants are the teams' current subtrees)."""
+    if created or raw_save(kwargs):
+        return
+    if getattr(instance, "_parent_before", instance.parent_id) == instance.parent_id:
+        return
+    tenant = Tenant.objects.get(pk=instance.tenant_id)
+    subtree = team_descendants(tenant=tenant, team_id=instance.pk)
+    agents = Agent.objects.for_tenant(tenant).filter(team_id__in=subtree)
+    today = local_today(tenant)
+    moved = {pk: {today} for pk in agents.values_list("id", flat=True)}
+    if moved:
+        changes_announce(tenant=tenant, agent_days=moved)

@@ -247,3 +247,46 @@ def test_a_rule_change_does_not_report_late_adjustments(api, commit, tenant, tea
 
 def test_bad_rule_bodies_still_name_the_field(api, floor):
     problem(api.post("/api/v1/point-rules", {"name": "x"}, format="json"), 400)
+
+
+def test_a_team_moved_under_a_contest_team_joins_the_running_contest(api, commit, floor):
+    """Participants are teams' current subtrees: a team put under a participating team brings
+    its agents into the contest's live standings, and taking it out takes them away."""
+    with time_machine.travel(NOW, tick=False):
+        for team, parent in (("sales", None), ("t1", None)):
+            response = commit(
+                lambda team=team, parent=parent: api.put(
+                    f"/api/v1/teams/{team}", {"name": team, "parent": parent}, format="json"
+                )
+            )
+            assert response.status_code in (200, 201), response.content
+        response = commit(
+            lambda: api.post(
+                "/api/v1/contests",
+                {"name": "Sales today", "kind": "ranked", "entity": "agent", "metric": "points",
+                 "starts_at": DAY_START, "ends_at": DAY_END,
+                 "participants": {"teams": ["sales"]}},
+                format="json",
+            )
+        )  # fmt: skip
+        assert response.status_code == 201, response.content
+        url = f"/api/v1/contests/{response.json()['id']}/standings"
+
+        def standings():
+            return [(e["agent"], e["value"]) for e in api.get(url).json()["entries"]]
+
+        assert standings() == []  # nobody in sales yet (and the board is now filled)
+        assert standings() == []
+
+        def put_t1(parent):
+            response = commit(
+                lambda: api.put(
+                    "/api/v1/teams/t1", {"name": "Tier 1", "parent": parent}, format="json"
+                )
+            )
+            assert response.status_code == 200, response.content
+
+        put_t1("sales")
+        assert standings() == [("a1", 12), ("a2", 6)]
+        put_t1(None)
+        assert standings() == []
