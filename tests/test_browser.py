@@ -111,5 +111,7 @@ def test_admin_pages_run_under_the_policy(server, page):
     tab.goto(f"{server.base_url}/admin/contests/contest/add/")
     # the admin's date shortcuts are drawn by its JavaScript: they show only if it ran
     expect(tab.get_by_role("button", name="Today").first).to_be_visible()
+    expect(tab.get_by_text("Times on this page are UTC time")).to_be_visible()
+    expect(tab.locator("#id_guardrails-0-kpi")).to_be_visible()  # rows, not a JSON text area
     assert console.csp_violations == []
     assert console.page_errors == []
