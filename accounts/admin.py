@@ -129,14 +129,12 @@ class TenantTimesAdmin(admin.ModelAdmin[Any]):
             render()
         return response
 
-    def _object_zone(self, request: HttpRequest, object_id: str | None) -> str | None:
-        obj = self.get_object(request, unquote(object_id)) if object_id else None
+    def _zone(self, request: HttpRequest, obj: Model | None) -> str | None:
         tenant = self.form_tenant(request, obj)
         return tenant.timezone if tenant is not None else None
 
-    def _shows_times(self, request: HttpRequest, object_id: str | None) -> bool:
+    def _shows_times(self, request: HttpRequest, obj: Model | None) -> bool:
         """Whether the page has a datetime field, its own or an inline's."""
-        obj = self.get_object(request, unquote(object_id)) if object_id else None
         for each in (self, *self.get_inline_instances(request, obj)):
             names = set(flatten_fieldsets(each.get_fieldsets(request, obj)))
             for field in each.model._meta.concrete_fields:
@@ -151,11 +149,12 @@ class TenantTimesAdmin(admin.ModelAdmin[Any]):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        zone = self._object_zone(request, object_id)
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
+        zone = self._zone(request, obj)
         context = {
             **(extra_context or {}),
             "tenant_zone": zone,
-            "shows_times": self._shows_times(request, object_id),
+            "shows_times": self._shows_times(request, obj),
         }
         with self._in_zone(zone):
             return self._rendered(super().changeform_view(request, object_id, form_url, context))
@@ -163,7 +162,8 @@ class TenantTimesAdmin(admin.ModelAdmin[Any]):
     def history_view(
         self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        with self._in_zone(self._object_zone(request, object_id)):
+        obj = self.get_object(request, unquote(object_id))
+        with self._in_zone(self._zone(request, obj)):
             return self._rendered(super().history_view(request, object_id, extra_context))
 
     def changelist_view(
