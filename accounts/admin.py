@@ -6,13 +6,19 @@ Owners and managers may change; viewers may only look; superusers see everything
 
 from __future__ import annotations
 
+import zoneinfo
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.utils import flatten_fieldsets, unquote
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.db import models
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from accounts import services
 from accounts.api.auth import forget_key
@@ -20,6 +26,7 @@ from accounts.api.problems import Problem
 from accounts.models import Agent, AgentHistory, ApiKey, Membership, Team, Tenant
 
 WRITE_ROLES = (Membership.Role.OWNER, Membership.Role.MANAGER)
+ANY_TENANT_ZONE = "the chosen tenant's time zone"
 
 
 def tenant_ids(request: HttpRequest, *, write: bool = False) -> set[int]:
@@ -41,7 +48,171 @@ def problem_message(exc: Problem) -> str:
     return str(exc.detail)
 
 
-class TenantScopedAdmin(admin.ModelAdmin[Any]):
+def zone_help(help_text: str, zone: str | None) -> str:
+    """A datetime field's help text, saying in which zone it is read and shown."""
+    where = f"{zone} time (the tenant's time zone)." if zone else f"In {ANY_TENANT_ZONE}."
+    return f"{help_text} {where}".strip() if help_text else where
+
+
+def local_time_column(
+    field: str, label: str, zones: dict[int, str], shared: str | None
+) -> Callable[[Any], str]:
+    """A changelist column showing a datetime in its row's tenant's zone (`zones`: tenant id →
+    zone). With one zone for every row the header names it; otherwise each cell does."""
+
+    @admin.display(description=f"{label} ({shared})" if shared else label, ordering=field)
+    def column(obj: Any) -> str:
+        value = getattr(obj, field)
+        if value is None:
+            return "-"
+        zone = zones.get(obj.pk if isinstance(obj, Tenant) else obj.tenant_id, "UTC")
+        shown = f"{value.astimezone(zoneinfo.ZoneInfo(zone)):%Y-%m-%d %H:%M}"
+        return shown if shared else f"{shown} {zone}"
+
+    return column
+
+
+class TenantTimesAdmin(admin.ModelAdmin[Any]):
+    """Shows and reads every time of a page in the tenant's time zone, and says which.
+
+    Django reads and renders datetimes in the *current* time zone (UTC by default), so a
+    manager in Shanghai who typed 14:00 got 14:00 UTC, 22:00 local. Here a change page runs in
+    its object's tenant's zone; an add page in the zone of the tenant chosen in the posted form
+    (or `?tenant=<id>`), else of the only tenant the user may write to. A list shows each row
+    in its own tenant's zone.
+    """
+
+    change_form_template = "admin/tenant_change_form.html"
+
+    def tenant_object(self, obj: Model) -> Tenant | None:
+        return obj if isinstance(obj, Tenant) else getattr(obj, "tenant", None)
+
+    def form_tenant(self, request: HttpRequest, obj: Model | None = None) -> Tenant | None:
+        """The tenant whose zone (and catalogue) a change or add page uses; None if unknown."""
+        if obj is not None:
+            return self.tenant_object(obj)
+        if hasattr(request, "_gamify_form_tenant"):
+            cached: Tenant | None = request._gamify_form_tenant
+            return cached
+        allowed = None if request.user.is_superuser else tenant_ids(request, write=True)
+        chosen = (request.POST if request.method == "POST" else request.GET).get("tenant", "")
+        candidates = (
+            Tenant.objects.all() if allowed is None else Tenant.objects.filter(pk__in=allowed)
+        )
+        if chosen.isdigit():
+            candidates = candidates.filter(pk=int(chosen))
+        found = list(candidates[:2])
+        tenant = found[0] if len(found) == 1 else None
+        setattr(request, "_gamify_form_tenant", tenant)  # noqa: B010 - set once per request
+        return tenant
+
+    def list_zones(self, request: HttpRequest) -> dict[int, str]:
+        """{tenant id: zone} of the tenants this user sees."""
+        tenants = Tenant.objects.all()
+        if not request.user.is_superuser:
+            tenants = tenants.filter(pk__in=tenant_ids(request))
+        return dict(tenants.values_list("id", "timezone"))
+
+    @contextmanager
+    def _in_zone(self, zone: str | None) -> Iterator[None]:
+        if zone is None:
+            yield
+            return
+        with timezone.override(zoneinfo.ZoneInfo(zone)):
+            yield
+
+    @staticmethod
+    def _rendered(response: HttpResponse) -> HttpResponse:
+        # A TemplateResponse renders after the view returns, outside the zone: render it now.
+        render = getattr(response, "render", None)
+        if render is not None and not getattr(response, "is_rendered", True):
+            render()
+        return response
+
+    def _zone(self, request: HttpRequest, obj: Model | None) -> str | None:
+        tenant = self.form_tenant(request, obj)
+        return tenant.timezone if tenant is not None else None
+
+    def _shows_times(self, request: HttpRequest, obj: Model | None) -> bool:
+        """Whether the page has a datetime field, its own or an inline's."""
+        for each in (self, *self.get_inline_instances(request, obj)):
+            names = set(flatten_fieldsets(each.get_fieldsets(request, obj)))
+            for field in each.model._meta.concrete_fields:
+                if isinstance(field, models.DateTimeField) and field.name in names:
+                    return True
+        return False
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
+        zone = self._zone(request, obj)
+        context = {
+            **(extra_context or {}),
+            "tenant_zone": zone,
+            "shows_times": self._shows_times(request, obj),
+        }
+        with self._in_zone(zone):
+            return self._rendered(super().changeform_view(request, object_id, form_url, context))
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        with self._in_zone(self._zone(request, obj)):
+            return self._rendered(super().history_view(request, object_id, extra_context))
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        zones = self.list_zones(request)
+        shared = next(iter(zones.values())) if len(set(zones.values())) == 1 else None
+        setattr(request, "_gamify_zones", (zones, shared))  # noqa: B010 - for get_list_display
+        with self._in_zone(shared):  # the date hierarchy's days
+            return self._rendered(super().changelist_view(request, extra_context))
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        zones, shared = getattr(request, "_gamify_zones", ({}, None))
+        columns: list[Any] = []
+        for name in super().get_list_display(request):
+            field = self._datetime_field(name)
+            if field is None:
+                columns.append(name)
+            else:
+                label = str(field.verbose_name).capitalize()
+                columns.append(local_time_column(field.name, label, zones, shared))
+        return columns
+
+    def _datetime_field(self, name: Any) -> models.DateTimeField[Any, Any] | None:
+        if not isinstance(name, str):
+            return None
+        try:
+            field = self.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return None
+        return field if isinstance(field, models.DateTimeField) else None
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        tenant = self.form_tenant(request, obj)
+        form.tenant = tenant  # type: ignore[attr-defined] # whose KPIs and badges it offers
+        if tenant is not None and obj is None and "tenant" in form.base_fields:
+            form.base_fields["tenant"].initial = tenant.pk  # the one whose zone the page says
+        for field in form.base_fields.values():
+            if isinstance(field, forms.SplitDateTimeField | forms.DateTimeField):
+                field.help_text = zone_help(
+                    str(field.help_text or ""), tenant.timezone if tenant else None
+                )
+        return form
+
+
+class TenantScopedAdmin(TenantTimesAdmin):
     """Admin for a model with a `tenant` foreign key."""
 
     tenant_path = "tenant"
@@ -124,7 +295,7 @@ class TenantScopedAdmin(admin.ModelAdmin[Any]):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin[Tenant]):
+class TenantAdmin(TenantTimesAdmin):
     list_display = ["name", "slug", "timezone", "week_start", "auto_create_agents"]
     search_fields = ["name", "slug"]
     readonly_fields = ["created_at"]

@@ -81,3 +81,22 @@ def kpi_catalogue(tenant: Tenant) -> dict[str, CatalogueKpi]:
                 settings={},
             )
     return catalogue
+
+
+def kpi_choices(
+    tenant: Tenant | None, *, measured_for: str | None = None, custom: bool = True
+) -> list[tuple[str, str]]:
+    """The KPIs a form offers, as (code, "Name (code)"): the tenant's catalogue, or only the
+    built-ins while the tenant is not known yet. `measured_for` keeps the KPIs measured for
+    agents or teams; `custom=False` leaves out the tenant's custom KPIs."""
+    kpis: list[tuple[str, str, KpiFormula | None]]
+    if tenant is None:
+        kpis = [(code, f.name, f) for code, f in BUILTIN.items()]
+    else:
+        kpis = [(code, k.name, k.formula) for code, k in kpi_catalogue(tenant).items()]
+    return [
+        (code, f"{name} ({code})")
+        for code, name, formula in kpis
+        if (formula is not None or custom)
+        and (measured_for is None or formula is None or measured_for in formula.scopes)
+    ]

@@ -4,6 +4,7 @@ page shows its current standings."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -13,13 +14,57 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from accounts.admin import TenantScopedAdmin, problem_message, tenant_ids
+from accounts.admin_fields import RowsField
 from accounts.api.problems import Problem
-from accounts.models import Agent, Team
+from accounts.models import Agent, Team, Tenant
 from gamify.contests import selectors, services
 from gamify.contests.models import Contest
+from gamify.game.models import Badge
+from kpis.catalogue import kpi_choices
+
+BLANK = [("", "---------")]
+OPS = [(">=", "≥ at least"), ("<=", "≤ at most")]
+NARROW = forms.NumberInput(attrs={"class": "vIntegerField"})  # the admin's width for numbers
+
+
+def field_of(error_key: str, fields: Mapping[str, forms.Field]) -> tuple[str, str]:
+    """(form field, where in it) of a service error key: "prizes.1.rank_to" is the prizes
+    table's row 2, column "to rank"; "participants.teams.0" the teams field."""
+    parts = error_key.split(".")
+    if parts[0] == "participants" and len(parts) > 1:
+        return parts[1], ""
+    if len(parts) > 1 and parts[1].isdigit():
+        where = f"Row {int(parts[1]) + 1}"
+        columns = getattr(fields.get(parts[0]), "columns", {})
+        if len(parts) > 2:
+            column = columns.get(parts[2])
+            where += f", {column.label if column is not None else parts[2]}"
+        return parts[0], where
+    return parts[0], ""
 
 
 class ContestForm(forms.ModelForm[Contest]):
+    tenant: Tenant | None = None  # set by TenantScopedAdmin.get_form
+    metric = forms.ChoiceField(help_text="Points, or a KPI of the tenant's catalogue")
+    guardrails = RowsField(
+        columns={
+            "kpi": forms.ChoiceField(label="KPI"),
+            "op": forms.ChoiceField(label="comparison", choices=BLANK + OPS),
+            "value": forms.FloatField(label="value", widget=NARROW),
+        },
+        help_text="An entry qualifies only while each of these KPIs holds over the contest's "
+        "window (e.g. CSAT at least 80). Blank rows are ignored.",
+    )
+    prizes = RowsField(
+        columns={
+            "rank_from": forms.IntegerField(label="from rank", widget=NARROW),
+            "rank_to": forms.IntegerField(label="to rank", required=False, widget=NARROW),
+            "coins": forms.IntegerField(label="coins", required=False, widget=NARROW),
+            "badge": forms.ChoiceField(label="badge", required=False),
+        },
+        help_text="Ranks from–to win the coins and the badge (to rank: blank for one rank). "
+        "A target contest pays its first prize to everyone who reaches the target.",
+    )
     teams = forms.ModelMultipleChoiceField(
         queryset=Team.objects.none(), required=False, help_text="Empty: everyone takes part"
     )
@@ -45,6 +90,20 @@ class ContestForm(forms.ModelForm[Contest]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        tenant = self.tenant
+        self.fields["metric"].choices = [  # type: ignore[attr-defined]
+            *BLANK,
+            ("points", "Points (points)"),
+            *kpi_choices(tenant),
+        ]
+        # Guardrails are judged from the counters: built-in KPIs only, as the service says.
+        rails = self.fields["guardrails"].columns  # type: ignore[attr-defined]
+        rails["kpi"].choices = BLANK + kpi_choices(tenant, custom=False)
+        badges = Badge.objects.for_tenant(tenant).order_by("name") if tenant else []
+        self.fields["prizes"].columns["badge"].choices = [  # type: ignore[attr-defined]
+            ("", "no badge"),
+            *((b.code, f"{b.icon} {b.name} ({b.code})".strip()) for b in badges),
+        ]
         if self.instance.pk:
             chosen = self.instance.participants or {}
             self.initial["teams"] = Team.objects.filter(
@@ -57,10 +116,17 @@ class ContestForm(forms.ModelForm[Contest]):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        tenant = data.get("tenant")
+        tenant = self.instance.tenant if self.instance.pk else data.get("tenant")
         if tenant is None or self.errors:
             return data
         values = {name: data.get(name) for name in services.FIELDS if name != "participants"}
+        values["metric"] = data.get("metric") or None
+        # A blank cell is a value not given (rank_to: the same as rank_from; coins: none).
+        for name in ("guardrails", "prizes"):
+            values[name] = [
+                {k: v for k, v in row.items() if v not in (None, "")}
+                for row in data.get(name) or []
+            ]
         values["participants"] = {
             "teams": [t.external_id for t in data.get("teams") or [] if t.tenant_id == tenant.pk],
             "agents": [a.external_id for a in data.get("agents") or [] if a.tenant_id == tenant.pk],
@@ -68,9 +134,19 @@ class ContestForm(forms.ModelForm[Contest]):
         try:
             self.cleaned_values = services.contest_validate(tenant=tenant, values=values)
         except Problem as exc:
-            field = next(iter(exc.errors), "").split(".")[0]
-            self.add_error(field if field in self.fields else None, problem_message(exc))
+            self._show(exc)
+        else:  # the rows as the service stores them (floats, defaults filled in)
+            data["guardrails"] = self.cleaned_values["guardrails"]
+            data["prizes"] = self.cleaned_values["prizes"]
         return data
+
+    def _show(self, exc: Problem) -> None:
+        """Each service error on the field it names."""
+        for key, problems in exc.errors.items():
+            name, where = field_of(key, self.fields)
+            words = " ".join(problems)
+            message = f"{where}: {words}" if where else words
+            self.add_error(name if name in self.fields else None, message)
 
 
 @admin.register(Contest)
@@ -81,6 +157,11 @@ class ContestAdmin(TenantScopedAdmin):
     search_fields = ["name"]
     readonly_fields = ["status", "standings"]
     actions = ["cancel"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A contest stays with its tenant (the services keep the stored one): say so.
+        fields = list(super().get_readonly_fields(request, obj))
+        return ["tenant", *fields] if obj is not None else fields
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -93,7 +174,7 @@ class ContestAdmin(TenantScopedAdmin):
                 queryset = queryset.filter(tenant_id__in=allowed)
             if obj is not None:
                 queryset = queryset.filter(tenant_id=obj.tenant_id)
-            form.base_fields[name].queryset = queryset  # type: ignore[attr-defined]
+            form.base_fields[name].queryset = queryset
         return form
 
     def save_model(self, request: HttpRequest, obj: Contest, form: Any, change: bool) -> None:

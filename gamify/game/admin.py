@@ -12,6 +12,7 @@ from django.http import HttpRequest
 
 from accounts.admin import TenantScopedAdmin, problem_message
 from accounts.api.problems import Problem
+from accounts.models import Tenant
 from gamify.game import services
 from gamify.game.models import (
     Badge,
@@ -23,12 +24,27 @@ from gamify.game.models import (
     PointAward,
     PointRule,
 )
+from kpis.catalogue import kpi_choices
+
+BLANK = [("", "---------")]
+
+
+def agent_kpi_choices(tenant: Tenant | None) -> list[tuple[str, str]]:
+    """Rules and badges judge agents: the tenant's KPIs measured per agent."""
+    return BLANK + kpi_choices(tenant, measured_for="agent")
 
 
 class PointRuleForm(forms.ModelForm[PointRule]):
+    tenant: Tenant | None = None  # set by TenantScopedAdmin.get_form
+    kpi = forms.ChoiceField(label="KPI", help_text="A KPI of the tenant's catalogue")
+
     class Meta:
         model = PointRule
         fields = ["tenant", *services.RULE_FIELDS]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kpi"].choices = agent_kpi_choices(self.tenant)  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -77,24 +93,75 @@ class PointRuleAdmin(TenantScopedAdmin):
             services.point_rule_delete(rule=rule)
 
 
+KINDS = [
+    ("kpi_threshold", "KPI threshold over a period (judged when the period closes)"),
+    ("count", "Count of a KPI's units in a period (awarded at once)"),
+    ("streak", "Streak: periods in a row meeting a threshold"),
+    ("points", "Lifetime points milestone"),
+    ("contest_place", "Contest placement"),
+]
+# The criteria's fields, each a form field "criteria_<name>". Which kinds use which field is
+# the service's CRITERIA_FIELDS; one filled in for a kind that does not use it is an error.
+CRITERIA = ("kpi", "op", "threshold", "period", "min_volume", "count", "length", "points",
+            "rank", "contest")  # fmt: skip
+
+
 class BadgeForm(forms.ModelForm[Badge]):
+    tenant: Tenant | None = None  # set by TenantScopedAdmin.get_form
+    kind = forms.ChoiceField(choices=KINDS)
+    criteria_kpi = forms.ChoiceField(
+        label="KPI", required=False, help_text="kpi_threshold, count, streak"
+    )
+    criteria_op = forms.ChoiceField(
+        label="Comparison",
+        required=False,
+        choices=[("", "the KPI's better side"), (">=", "≥ at least"), ("<=", "≤ at most")],
+        help_text="kpi_threshold, streak",
+    )
+    criteria_threshold = forms.FloatField(
+        label="Threshold", required=False, help_text="kpi_threshold, streak"
+    )
+    criteria_period = forms.ChoiceField(
+        label="Period",
+        required=False,
+        choices=BLANK + [(p, p) for p in ("day", "week", "month", "lifetime")],
+        help_text="kpi_threshold, streak (day or week), count (blank: lifetime)",
+    )
+    criteria_min_volume = forms.FloatField(
+        label="Minimum volume",
+        required=False,
+        help_text="kpi_threshold, streak: the KPI's volume needed in a period",
+    )
+    criteria_count = forms.IntegerField(
+        label="Count", required=False, help_text="count: how many units"
+    )
+    criteria_length = forms.IntegerField(
+        label="Length", required=False, help_text="streak: how many periods in a row"
+    )
+    criteria_points = forms.IntegerField(
+        label="Points", required=False, help_text="points: lifetime points to reach"
+    )
+    criteria_rank = forms.IntegerField(
+        label="Rank (at most)", required=False, help_text="contest_place"
+    )
+    criteria_contest = forms.IntegerField(
+        label="Contest id",
+        required=False,
+        help_text="contest_place: one contest (blank: any contest)",
+    )
+
     class Meta:
         model = Badge
-        fields = [
-            "tenant",
-            "code",
-            "name",
-            "description",
-            "icon",
-            "coins",
-            "repeatable",
-            "criteria",
-            "active",
-        ]
-        help_texts = {
-            "criteria": 'e.g. {"kind": "streak", "kpi": "adherence", "op": ">=", '
-            '"threshold": 95, "period": "day", "length": 5}'
-        }
+        fields = ["tenant", "code", "name", "description", "icon", "coins", "repeatable", "active"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = agent_kpi_choices(self.tenant)
+        self.fields["criteria_kpi"].choices = choices  # type: ignore[attr-defined]
+        criteria = self.instance.criteria if self.instance.pk else {}
+        self.initial["kind"] = criteria.get("kind")
+        for name in CRITERIA:
+            self.initial[f"criteria_{name}"] = criteria.get(name)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -102,18 +169,42 @@ class BadgeForm(forms.ModelForm[Badge]):
         code = data.get("code")
         if code and not self.instance.pk and services.badge_code_errors(code):
             self.add_error("code", services.badge_code_errors(code))
-        if tenant is not None and "criteria" in data:
-            try:
-                data.update(services.badge_validate(tenant=tenant, values=data))
-            except Problem as exc:
-                field = next(iter(exc.errors), "criteria").split(".")[0]
-                self.add_error(field if field in self.fields else None, problem_message(exc))
+        unparsed = any(f"criteria_{name}" in self.errors for name in CRITERIA)
+        if tenant is None or "kind" not in data or unparsed:
+            return data
+        criteria = {"kind": data["kind"]}
+        for name in CRITERIA:
+            value = data.get(f"criteria_{name}")
+            if value not in (None, ""):
+                criteria[name] = value
+        try:
+            clean = services.badge_validate(tenant=tenant, values={**data, "criteria": criteria})
+        except Problem as exc:
+            for key, messages in exc.errors.items():
+                field = {"criteria": "kind", "criteria.kind": "kind"}.get(
+                    key, key.replace("criteria.", "criteria_")
+                )
+                self.add_error(field if field in self.fields else None, messages)
+        else:
+            data.update(clean)
+            self.instance.criteria = clean["criteria"]
         return data
 
 
 @admin.register(Badge)
 class BadgeAdmin(TenantScopedAdmin):
     form = BadgeForm
+    fieldsets = [
+        (None, {"fields": ["tenant", "code", "name", "description", "icon", "coins"]}),
+        (None, {"fields": ["repeatable", "active"]}),
+        (
+            "Criteria",
+            {
+                "fields": ["kind", *(f"criteria_{name}" for name in CRITERIA)],
+                "description": "Fill in the fields the kind uses (each says which kinds do).",
+            },
+        ),
+    ]
     list_display = ["code", "name", "icon", "coins", "repeatable", "kind_label", "active", "tenant"]
     list_filter = ["active", "repeatable"]
     search_fields = ["code", "name"]

@@ -280,11 +280,37 @@ def _qualifies(
         rail_value = guard.get(rail.kpi)
         shown = rail_value.value if rail_value else None
         if not meets(shown, rail.op, rail.value):
-            return (
-                False,
-                f"guardrail {rail.kpi} {rail.op} {rail.value.normalize():f} not met ({shown})",
-            )
+            return False, guardrail_reason(rail, shown)
     return True, ""
+
+
+# What a KPI's volume counts, by the counter its denominator starts with: the words for "no
+# value yet" in a guardrail's reason.
+VOLUME_NOUNS = {
+    "answered": "answered contacts",
+    "offered": "offered contacts",
+    "attempts": "contacts",
+    "fcr_known": "contacts with a known resolution",
+    "csat_responses": "surveys",
+    "nps_responses": "surveys",
+    "ces_responses": "surveys",
+    "qa_evaluations": "evaluations",
+    "scheduled_ms": "scheduled time",
+    "save_attempts": "save attempts",
+}
+
+
+def guardrail_reason(rail: Guardrail, value: float | None) -> str:
+    """Why an entry fails a guardrail, for a person: "csat 72.5 is below 80", or "needs csat ≥ 80
+    (no surveys yet)" while the guardrail's KPI has no value."""
+    target = plain_number(rail.value)
+    if value is None:
+        formula = BUILTIN.get(rail.kpi)
+        counter = formula.denominator[0][0] if formula and formula.denominator else ""
+        symbol = "≥" if rail.op == ">=" else "≤"
+        return f"needs {rail.kpi} {symbol} {target} (no {VOLUME_NOUNS.get(counter, 'data')} yet)"
+    side = "below" if rail.op == ">=" else "above"
+    return f"{rail.kpi} {plain_number(value)} is {side} {target}"
 
 
 def _guardrail_values(

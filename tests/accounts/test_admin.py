@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 
-from accounts.models import Agent, AgentHistory, Membership
-from accounts.services import agent_upsert, team_upsert
+from accounts.models import Agent, AgentHistory, ApiKey, Membership
+from accounts.services import agent_upsert, api_key_create, team_upsert
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +111,43 @@ def test_team_cycle_is_refused_in_admin(client, staff, tenant, team):
     )
     assert response.status_code == 200
     assert "cycle" in response.content.decode()
+
+
+# --- times in the tenant's zone (issue 14, item 10); the tenant is in Asia/Shanghai ---------
+NOW = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)  # 15:00 in Shanghai, 08:00 in Berlin
+
+
+def test_an_api_key_expiry_is_read_and_shown_in_the_tenants_zone(client, staff, tenant):
+    client.force_login(staff("manager"))
+    page = client.get("/admin/accounts/apikey/add/").content.decode()
+    assert "Asia/Shanghai time (the tenant's time zone)." in page
+    form = {
+        "tenant": tenant.pk,
+        "name": "Nightly export",
+        "scopes": ["read"],
+        "expiry_date_0": "2026-12-31",
+        "expiry_date_1": "23:00",
+    }
+    with time_machine.travel(NOW, tick=False):
+        response = client.post("/admin/accounts/apikey/add/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    key = ApiKey.objects.get(name="Nightly export")
+    assert key.expiry_date == datetime(2026, 12, 31, 15, 0, tzinfo=UTC)
+    page = client.get(f"/admin/accounts/apikey/{key.pk}/change/").content.decode()
+    assert 'name="expiry_date_1" value="23:00:00"' in page
+    listing = client.get("/admin/accounts/apikey/").content.decode()
+    assert "Created (Asia/Shanghai)" in listing
+    assert "2026-11-20 15:00" in listing
+
+
+def test_with_tenants_in_several_zones_each_cell_names_its_zone(client, tenant, outsider):
+    with time_machine.travel(NOW, tick=False):
+        api_key_create(tenant=tenant, scopes=["read"], name="ours")
+        api_key_create(tenant=outsider, scopes=["read"], name="theirs")
+    admin = get_user_model().objects.create_superuser("root", "", "pw-123456789")
+    client.force_login(admin)
+    listing = client.get("/admin/accounts/apikey/").content.decode()
+    assert "2026-11-20 15:00 Asia/Shanghai" in listing
+    assert "2026-11-20 08:00 Europe/Berlin" in listing
+    page = client.get("/admin/accounts/apikey/add/").content.decode()
+    assert "In the chosen tenant's time zone." in page

@@ -2,13 +2,18 @@
 validation and services as the API, participants among their own teams and agents, cancel,
 and the current standings on the contest's page. And the demo's three contests (item 6).
 
-Admin times are entered in UTC (TIME_ZONE); the tenant is in Asia/Shanghai (+08:00), so
-02:00–10:00 UTC is 10:00–18:00 local on 2026-11-20, frozen at 15:00 local (07:00 UTC).
+Admin times are entered and shown in the tenant's zone (issue 14, item 10); the tenant is in
+Asia/Shanghai (+08:00): 10:00–18:00 local on 2026-11-20, frozen at 15:00 local (07:00 UTC).
+Guardrails and prizes are rows of a table (`rows(...)` builds its inputs), KPIs and badges
+choices among the tenant's own.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -20,6 +25,7 @@ from gamify.contests.demo import seed_contests
 from gamify.contests.models import Contest, ContestResult
 from gamify.contests.services import contest_create
 from kpis.periods import local_today
+from kpis.services.catalogue import kpi_create
 from tests.game.support import call, ingest, local, make_badge, make_rule
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +58,14 @@ def manager(client, tenant):
     return client
 
 
+def rows(name, *records):
+    """The POST of a table of rows (accounts.admin_fields.RowsField), plus one blank row."""
+    data = {f"{name}-rows": str(len(records) + 1)}
+    for index, record in enumerate(records):
+        data.update({f"{name}-{index}-{column}": value for column, value in record.items()})
+    return data
+
+
 def form(tenant, **changes):
     values = {
         "tenant": tenant.pk,
@@ -60,13 +74,13 @@ def form(tenant, **changes):
         "entity": "agent",
         "metric": "contacts_handled",
         "starts_at_0": "2026-11-20",
-        "starts_at_1": "02:00:00",
+        "starts_at_1": "10:00:00",
         "ends_at_0": "2026-11-20",
-        "ends_at_1": "10:00:00",
+        "ends_at_1": "18:00:00",
         "min_volume": "",
         "target": "",
-        "guardrails": "[]",
-        "prizes": '[{"rank_from": 1, "rank_to": 1, "coins": 100, "badge": null}]',
+        **rows("guardrails"),
+        **rows("prizes", {"rank_from": "1", "rank_to": "1", "coins": "100", "badge": ""}),
         "recurrence": "",
         "_save": "Save",
     }
@@ -93,10 +107,10 @@ def test_a_draft_stays_a_draft(manager, floor, frozen):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"ends_at_1": "01:00:00"}, "ends_at"),  # before starts_at
-        ({"starts_at_1": "02:30:00"}, "starts_at"),  # not on the hour
+        ({"ends_at_1": "09:00:00"}, "ends_at"),  # before starts_at
+        ({"starts_at_1": "10:30:00"}, "starts_at"),  # not on the hour
         ({"metric": "happiness"}, "metric"),
-        ({"guardrails": '[{"kpi": "csat", "op": "!=", "value": 80}]'}, "guardrails"),
+        (rows("guardrails", {"kpi": "csat", "op": "!=", "value": "80"}), "guardrails"),
     ],
 )
 def test_bad_input_is_a_form_error_not_a_500(manager, floor, frozen, changes, message):
@@ -147,6 +161,199 @@ def test_cancel_action_and_the_standings_on_the_page(manager, floor, frozen):
     assert response.status_code == 302
     mine.refresh_from_db()
     assert mine.status == "cancelled"
+
+
+def field_errors(response, name):
+    """The messages the admin shows on one field (its errorlist), in order."""
+    page = response.content.decode()
+    found = re.search(rf'<ul class="errorlist" id="id_{name}_error">(.*?)</ul>', page, re.S)
+    return [html.unescape(m) for m in re.findall(r"<li>(.*?)</li>", found[1])] if found else []
+
+
+def options(page, select_name):
+    """(value, label) of the options a <select name=...> offers."""
+    found = re.search(rf'<select name="{re.escape(select_name)}"[^>]*>(.*?)</select>', page, re.S)
+    assert found, f"no <select name={select_name!r}> on the page"
+    return [
+        (html.unescape(value), html.unescape(label).strip())
+        for value, label in re.findall(r'<option value="([^"]*)"[^>]*>(.*?)</option>', found[1])
+    ]
+
+
+def test_a_shanghai_manager_enters_and_reads_shanghai_time(manager, floor, frozen):
+    """14:00 typed in Shanghai is 14:00 Shanghai (06:00 UTC), stored and shown back so."""
+    page = manager.get(ADD).content.decode()
+    assert page.count("Asia/Shanghai time (the tenant's time zone).") == 2  # both times
+    data = form(
+        floor,
+        starts_at_0="2026-11-24",
+        starts_at_1="14:00",
+        ends_at_0="2026-11-24",
+        ends_at_1="15:00",
+        name="Power hour",
+    )
+    response = manager.post(ADD, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    contest = Contest.objects.get()
+    assert contest.starts_at == datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+    assert contest.ends_at == datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+    assert contest.status == "scheduled"
+    page = manager.get(f"{LIST}{contest.pk}/change/").content.decode()
+    assert 'name="starts_at_0" value="2026-11-24"' in page
+    assert 'name="starts_at_1" value="14:00:00"' in page
+    assert 'name="ends_at_1" value="15:00:00"' in page
+    assert "Times on this page are Asia/Shanghai time" in page
+    listing = manager.get(LIST).content.decode()
+    assert "Starts at (Asia/Shanghai)" in listing
+    assert "2026-11-24 14:00" in listing
+    assert "2026-11-24 15:00" in listing
+
+
+def test_guardrails_and_prizes_are_rows_of_choices_from_the_tenant(manager, floor, outsider):
+    make_badge(floor, code="winner", criteria={"kind": "contest_place", "rank": 1}, icon="🏆")
+    make_badge(outsider, code="their-badge", criteria={"kind": "contest_place", "rank": 1})
+    kpi_create(
+        tenant=floor,
+        code="upsells",
+        name="Upsells",
+        unit="count",
+        direction="higher_is_better",
+        aggregation="sum",
+        min_volume=Decimal(0),
+    )
+    kpi_create(
+        tenant=outsider,
+        code="their_kpi",
+        name="Theirs",
+        unit="count",
+        direction="higher_is_better",
+        aggregation="sum",
+        min_volume=Decimal(0),
+    )
+    page = manager.get(ADD).content.decode()
+    metrics = dict(options(page, "metric"))
+    assert metrics["points"] == "Points (points)"
+    assert metrics["csat"] == "Customer satisfaction (top-2-box) (csat)"
+    assert metrics["upsells"] == "Upsells (upsells)"  # the tenant's custom KPI
+    assert "their_kpi" not in metrics
+    rail_kpis = dict(options(page, "guardrails-0-kpi"))
+    assert "csat" in rail_kpis
+    assert "upsells" not in rail_kpis  # guardrails are judged on built-in KPIs only
+    assert options(page, "guardrails-0-op") == [
+        ("", "---------"),
+        (">=", "≥ at least"),
+        ("<=", "≤ at most"),
+    ]
+    badges = options(page, "prizes-0-badge")
+    assert badges == [("", "no badge"), ("winner", "🏆 Winner (winner)")]  # not their-badge
+
+
+def test_a_guardrail_and_a_prize_entered_in_the_rows_reach_the_contest(manager, floor, frozen):
+    make_badge(floor, code="winner", criteria={"kind": "contest_place", "rank": 1})
+    later = {"starts_at_0": "2026-11-24", "ends_at_0": "2026-11-24"}  # scheduled: editable
+    data = form(
+        floor,
+        **later,
+        **rows("guardrails", {"kpi": "csat", "op": ">=", "value": "80"}),
+        **rows(
+            "prizes",
+            {"rank_from": "1", "rank_to": "", "coins": "50", "badge": "winner"},
+            {"rank_from": "2", "rank_to": "3", "coins": "", "badge": ""},
+        ),
+    )
+    response = manager.post(ADD, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    contest = Contest.objects.get()
+    assert contest.guardrails == [{"kpi": "csat", "op": ">=", "value": 80.0}]
+    assert contest.prizes == [
+        {"rank_from": 1, "rank_to": 1, "coins": 50, "badge": "winner"},
+        {"rank_from": 2, "rank_to": 3, "coins": 0, "badge": None},
+    ]
+    page = manager.get(f"{LIST}{contest.pk}/change/").content.decode()
+    assert '<option value="csat" selected>' in page
+    assert '<option value="winner" selected>' in page
+    assert 'name="prizes-1-rank_to" value="3"' in page
+    # a row ticked "remove" goes, and so does a row no longer sent
+    data = form(
+        floor,
+        **later,
+        **rows("guardrails", {"kpi": "csat", "op": ">=", "value": "80", "remove": "on"}),
+        **rows("prizes", {"rank_from": "1", "coins": "60", "badge": ""}),
+    )
+    response = manager.post(f"{LIST}{contest.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    contest.refresh_from_db()
+    assert contest.guardrails == []
+    assert contest.prizes == [{"rank_from": 1, "rank_to": 1, "coins": 60, "badge": None}]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        (
+            rows("guardrails", {"kpi": "csat", "op": ">=", "value": "eighty"}),
+            "guardrails",
+            "Row 1, value: Enter a number.",
+        ),
+        (
+            rows("guardrails", {"kpi": "csat", "op": "", "value": "80"}),
+            "guardrails",
+            "Row 1, comparison: This field is required.",
+        ),
+        (
+            rows("prizes", {"rank_from": "3", "rank_to": "2", "coins": "5"}),
+            "prizes",
+            "Row 1, to rank: Must be at least rank_from.",
+        ),
+        (
+            rows("prizes", {"rank_from": "1", "coins": "2000000"}),
+            "prizes",
+            "Row 1, coins: At most 1000000.",
+        ),
+        (
+            rows("prizes", {"rank_from": "1", "coins": "5", "badge": "their-badge"}),
+            "prizes",
+            "Row 1, badge: Select a valid choice. their-badge is not one of the available choices.",
+        ),
+        (
+            {"metric": "happiness"},
+            "metric",
+            "Select a valid choice. happiness is not one of the available choices.",
+        ),
+        (
+            rows("guardrails", {"kpi": "turnover", "op": "<=", "value": "5"}),
+            "guardrails",
+            "Row 1, KPI: A built-in KPI measured for the entity.",
+        ),
+    ],
+)
+def test_a_bad_value_is_an_error_on_its_field(
+    manager, floor, outsider, frozen, changes, field, message
+):
+    make_badge(outsider, code="their-badge", criteria={"kind": "contest_place", "rank": 1})
+    response = manager.post(ADD, form(floor, **changes))
+    assert response.status_code == 200  # the form again, with its errors
+    assert field_errors(response, field) == [message]
+    assert not Contest.objects.exists()
+
+
+def test_the_admin_refuses_what_the_api_refuses_in_the_same_words(manager, floor, api, frozen):
+    bad = {"rank_from": 3, "rank_to": 2, "coins": 5}
+    body = {
+        "name": "Sprint",
+        "kind": "ranked",
+        "entity": "agent",
+        "metric": "contacts_handled",
+        "starts_at": "2026-11-24T14:00:00+08:00",
+        "ends_at": "2026-11-24T15:00:00+08:00",
+        "prizes": [bad],
+    }
+    answer = api.post("/api/v1/contests", body, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == {"prizes.0.rank_to": ["Must be at least rank_from."]}
+    response = manager.post(ADD, form(floor, **rows("prizes", {k: str(v) for k, v in bad.items()})))
+    assert field_errors(response, "prizes") == ["Row 1, to rank: Must be at least rank_from."]
+    assert not Contest.objects.exists()
 
 
 def test_the_demo_has_running_team_and_finished_contests(floor):

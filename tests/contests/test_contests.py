@@ -405,8 +405,8 @@ def test_a_guardrail_failure_is_not_ranked_and_wins_nothing(api, floor, frozen):
     assert table(live) == [(1, "a2", 200), (2, "a3", 300)]
     reasons = {e["agent"]: e["reason"] for e in live["not_qualified"]}
     assert set(reasons) == {"a1", "a4"}
-    assert reasons["a1"] == "guardrail csat >= 80 not met (60.0)"
-    assert reasons["a4"].startswith("guardrail csat >= 80 not met")
+    assert reasons["a1"] == "csat 60 is below 80"
+    assert reasons["a4"] == "needs csat ≥ 80 (no surveys yet)"
     finish(floor, created["id"])
     final = standings(api, created["id"])
     assert table(final) == [(1, "a2", 200), (2, "a3", 300)]

@@ -4,7 +4,9 @@ and another tenant's managers see nothing of it."""
 
 from __future__ import annotations
 
-import json
+import html
+import re
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,6 +14,7 @@ from django.contrib.auth import get_user_model
 from accounts.models import Membership
 from gamify.game import services
 from gamify.game.models import Badge, Level, PointAward, PointRule
+from kpis.services.catalogue import kpi_create
 from tests.game.support import call, day_points, ingest, local
 
 pytestmark = pytest.mark.django_db
@@ -144,7 +147,7 @@ def test_deleting_a_rule_in_the_admin_removes_open_points(
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"kpi": "happiness"}, "Unknown KPI"),
+        ({"kpi": "happiness"}, "happiness is not one of the available choices"),
         ({"kind": "scaled", "kpi": "aht", "lower": "300", "upper": "420"}, "better side"),
         ({"kind": "scaled", "kpi": "aht", "lower": "420"}, "needs lower and upper"),
         ({"kind": "target"}, "needs a threshold"),
@@ -190,7 +193,30 @@ def test_viewers_cannot_edit(client, staff, tenant, rule):
 
 
 # --- badges and levels in the admin ---------------------------------------------------------
-def badge_form(tenant, **changes):
+CRITERIA = (
+    "kpi",
+    "op",
+    "threshold",
+    "period",
+    "min_volume",
+    "count",
+    "length",
+    "points",
+    "rank",
+    "contest",
+)
+
+
+def badge_form(tenant, criteria=None, **changes):
+    """The add form's POST; `criteria` as the API takes it, spread over the criteria fields."""
+    if criteria is None:
+        criteria = {
+            "kind": "streak",
+            "kpi": "adherence",
+            "threshold": 95,
+            "period": "day",
+            "length": 5,
+        }
     values = {
         "tenant": tenant.pk,
         "code": "steady",
@@ -198,13 +224,25 @@ def badge_form(tenant, **changes):
         "description": "",
         "icon": "🏅",
         "coins": "10",
-        "criteria": json.dumps(
-            {"kind": "streak", "kpi": "adherence", "threshold": 95, "period": "day", "length": 5}
-        ),
         "active": "on",
+        "kind": criteria["kind"],
+        **{f"criteria_{name}": str(criteria.get(name, "")) for name in CRITERIA},
     }
     values.update(changes)
     return values
+
+
+def field_errors(response, name):
+    """The messages the admin shows on one field (its errorlist)."""
+    page = response.content.decode()
+    found = re.search(rf'<ul class="errorlist" id="id_{name}_error">(.*?)</ul>', page, re.S)
+    return [html.unescape(m) for m in re.findall(r"<li>(.*?)</li>", found[1])] if found else []
+
+
+def options(page, select_name):
+    found = re.search(rf'<select name="{re.escape(select_name)}"[^>]*>(.*?)</select>', page, re.S)
+    assert found, f"no <select name={select_name!r}> on the page"
+    return dict(re.findall(r'<option value="([^"]*)"[^>]*>(.*?)</option>', found[1]))
 
 
 def test_manager_adds_a_badge_through_the_service(client, commit, staff, tenant):
@@ -213,12 +251,12 @@ def test_manager_adds_a_badge_through_the_service(client, commit, staff, tenant)
     assert response.status_code == 302, response.content.decode()[:3000]
     badge = Badge.objects.get()
     assert badge.criteria["op"] == ">="  # filled in by the same validation as the API
-    missing = json.dumps({"kind": "streak", "kpi": "adherence", "threshold": 95, "period": "day"})
+    missing = {"kind": "streak", "kpi": "adherence", "threshold": 95, "period": "day"}
     response = client.post(
         "/admin/game/badge/add/", badge_form(tenant, code="x2", criteria=missing)
     )
     assert response.status_code == 200
-    assert "criteria.length" in response.content.decode()
+    assert field_errors(response, "criteria_length") == ["This field is required."]
     assert Badge.objects.count() == 1
 
 
@@ -258,3 +296,113 @@ def test_game_admin_pages_render(client, staff, tenant, agent, rule):
         "/admin/game/periodclose/",
     ):
         assert client.get(url).status_code == 200, url
+
+
+@pytest.fixture
+def catalogues(tenant, outsider):
+    """A custom KPI in each tenant."""
+    for t, code in ((tenant, "upsells"), (outsider, "their_kpi")):
+        kpi_create(
+            tenant=t,
+            code=code,
+            name=code.title(),
+            unit="count",
+            direction="higher_is_better",
+            aggregation="sum",
+            min_volume=Decimal(0),
+        )
+
+
+@pytest.mark.parametrize(
+    ("url", "select"), [(f"{RULES}add/", "kpi"), ("/admin/game/badge/add/", "criteria_kpi")]
+)
+def test_kpis_are_chosen_from_the_tenants_catalogue(client, staff, tenant, catalogues, url, select):
+    client.force_login(staff(tenant))
+    offered = options(client.get(url).content.decode(), select)
+    assert offered["aht"] == "Average handle time (aht)"
+    assert offered["upsells"] == "Upsells (upsells)"
+    assert "their_kpi" not in offered  # another tenant's
+    assert "turnover" not in offered  # measured for teams only: no agent earns on it
+
+
+def test_a_rule_on_a_custom_kpi_picked_from_the_list(client, commit, staff, tenant, catalogues):
+    client.force_login(staff(tenant))
+    data = form(tenant, name="Upsell", kpi="upsells", kind="per_unit", points="3")
+    response = commit(lambda: client.post(f"{RULES}add/", data))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    rule = PointRule.objects.get()
+    assert (rule.kpi, rule.points) == ("upsells", 3)
+    page = client.get(f"{RULES}{rule.pk}/change/").content.decode()
+    assert '<option value="upsells" selected>' in page
+
+
+def test_a_badge_edited_field_by_field(client, commit, staff, tenant):
+    client.force_login(staff(tenant))
+    commit(lambda: client.post("/admin/game/badge/add/", badge_form(tenant)))
+    badge = Badge.objects.get()
+    assert badge.criteria == {
+        "kind": "streak",
+        "kpi": "adherence",
+        "op": ">=",
+        "threshold": 95.0,
+        "period": "day",
+        "length": 5,
+        "min_volume": 0.0,
+    }
+    page = client.get(f"/admin/game/badge/{badge.pk}/change/").content.decode()
+    assert '<option value="streak" selected>' in page
+    assert '<option value="adherence" selected>' in page
+    assert 'name="criteria_length" value="5"' in page
+    criteria = {
+        "kind": "streak",
+        "kpi": "adherence",
+        "threshold": 90,
+        "period": "week",
+        "length": 3,
+    }
+    response = commit(
+        lambda: client.post(f"/admin/game/badge/{badge.pk}/change/", badge_form(tenant, criteria))
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    badge.refresh_from_db()
+    assert (badge.criteria["threshold"], badge.criteria["period"], badge.criteria["length"]) == (
+        90.0,
+        "week",
+        3,
+    )
+
+
+@pytest.mark.parametrize(
+    ("criteria", "field", "message"),
+    [
+        (
+            {"kind": "streak", "kpi": "adherence", "threshold": 95, "period": "month", "length": 5},
+            "criteria_period",
+            "Must be one of day, week.",
+        ),
+        (
+            {"kind": "streak", "kpi": "adherence", "threshold": 95, "period": "day", "length": 1},
+            "criteria_length",
+            "A whole number, 2 or more.",
+        ),
+        (
+            {"kind": "count", "kpi": "contacts_handled", "count": 10, "threshold": 3},
+            "criteria_threshold",
+            "Not a field of count criteria.",
+        ),
+        ({"kind": "points", "points": "many"}, "criteria_points", "Enter a whole number."),
+        (
+            {"kind": "count", "kpi": "their_kpi", "count": 10},
+            "criteria_kpi",
+            "Select a valid choice. their_kpi is not one of the available choices.",
+        ),
+    ],
+)
+def test_a_bad_criterion_is_an_error_on_its_field(
+    client, staff, tenant, catalogues, criteria, field, message
+):
+    client.force_login(staff(tenant))
+    response = client.post("/admin/game/badge/add/", badge_form(tenant, criteria))
+    assert response.status_code == 200
+    assert field_errors(response, field) == [message]
+    assert not Badge.objects.exists()

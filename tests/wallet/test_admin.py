@@ -3,7 +3,10 @@ through the services; the ledger is read-only."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 
 from accounts.models import Membership
@@ -171,3 +174,28 @@ def test_admin_pages_render(client, staff, tenant, requested):
         "/admin/wallet/conversionrule/",
     ):
         assert client.get(url).status_code == 200, url
+
+
+def test_read_only_times_are_the_tenants_and_say_so(
+    client, staff, tenant, agent, fund, make_reward
+):
+    """The ledger's and a redemption's times, on their pages and in their lists, are in the
+    tenant's zone (Asia/Shanghai): 20:00 UTC on the 19th is 04:00 on the 20th there."""
+    reward = make_reward(tenant, name="Team lunch", cost=40, stock=2)
+    with time_machine.travel(datetime(2026, 11, 19, 20, 0, tzinfo=UTC), tick=False):
+        fund(agent, 100)
+        redemption, _ = services.redemption_request(
+            tenant=tenant, agent=agent, reward_id=reward.pk, actor="t"
+        )
+    client.force_login(staff(tenant))
+    page = client.get(f"{CHANGELIST}{redemption.pk}/change/").content.decode()
+    assert "Times on this page are Asia/Shanghai time" in page
+    assert "Nov. 20, 2026, 4 a.m." in page  # created_at, read-only
+    listing = client.get(CHANGELIST).content.decode()
+    assert "Created at (Asia/Shanghai)" in listing
+    assert "2026-11-20 04:00" in listing
+    ledger = "/admin/wallet/ledgerentry/?created_at__year=2026&created_at__month=11"
+    assert "2026-11-20 04:00" in client.get(ledger).content.decode()
+    # the date drill-down counts the tenant's days
+    assert "Team lunch" in client.get(f"{ledger}&created_at__day=20").content.decode()
+    assert "Team lunch" not in client.get(f"{ledger}&created_at__day=19").content.decode()
