@@ -30,6 +30,7 @@ from gamify.leaderboards.service import (
     leaderboard,
     period_board,
 )
+from kpis.models import IngestBatch
 from kpis.periods import Period
 from kpis.services.catalogue import kpi_update
 from kpis.services.ingestion import batches_apply, event_void, events_ingest
@@ -225,6 +226,8 @@ def test_live_boards_equal_sql(seed: int, steps: list[list[str]]) -> None:
                 for change in changes:
                     apply_change(tenant, change, rng, events)
                 batches_apply(tenant_id=tenant.pk)
+            failed = list(IngestBatch.objects.filter(failed_at__isnull=False).values("error"))
+            assert not failed, failed
             compare_all(tenant)
             compare_contest(contest)
         finally:
