@@ -119,6 +119,12 @@ class ContestForm(forms.ModelForm[Contest]):
         tenant = self.instance.tenant if self.instance.pk else data.get("tenant")
         if tenant is None or self.errors:
             return data
+        if self.instance.pk and self.instance.status not in services.EDITABLE:
+            # Said here, so the page shows the form again instead of "changed successfully"
+            # (contest_update refuses it too, should the status move meanwhile).
+            raise forms.ValidationError(
+                f"A {self.instance.status} contest can no longer be changed; cancel it instead."
+            )
         values = {name: data.get(name) for name in services.FIELDS if name != "participants"}
         values["metric"] = data.get("metric") or None
         # A blank cell is a value not given (rank_to: the same as rank_from; coins: none).

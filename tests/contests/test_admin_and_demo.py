@@ -384,3 +384,16 @@ def test_the_demo_has_running_team_and_finished_contests(floor):
         20,
         100,
     )
+
+
+def test_a_running_contest_cannot_be_edited_and_the_page_says_only_that(manager, floor, frozen):
+    assert manager.post(ADD, form(floor)).status_code == 302
+    contest = Contest.objects.get()
+    assert contest.status == "running"
+    change = f"/admin/contests/contest/{contest.pk}/change/"
+    response = manager.post(change, form(floor, name="Renamed"), follow=True)
+    page = html.unescape(response.content.decode())
+    assert "A running contest can no longer be changed; cancel it instead." in page
+    assert "was changed successfully" not in page
+    contest.refresh_from_db()
+    assert contest.name == "Afternoon sprint"
