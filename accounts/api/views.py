@@ -23,6 +23,7 @@ from accounts.api.base import (
     problems,
     request_data,
 )
+from accounts.api.pagination import PAGE_PARAMETERS
 from accounts.api.problems import ValidationProblem
 from accounts.models import Agent, Team
 
@@ -83,7 +84,10 @@ class AgentInput(StrictSerializer):
 class TeamListApi(TenantAPIView):
     @extend_schema(
         operation_id="teams_list",
-        parameters=[OpenApiParameter("parent", str, description="Only the children of this team")],
+        parameters=[
+            OpenApiParameter("parent", str, description="Only the children of this team"),
+            *PAGE_PARAMETERS,
+        ],
         responses={200: page_of(TeamOutput), **problems(400)},
     )
     def get(self, request: Request) -> Response:
@@ -124,6 +128,7 @@ class AgentListApi(TenantAPIView):
         parameters=[
             OpenApiParameter("team", str, description="Agents currently in this team"),
             OpenApiParameter("active", bool, description="true or false"),
+            *PAGE_PARAMETERS,
         ],
         responses={200: page_of(AgentOutput), **problems(400)},
     )
