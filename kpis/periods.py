@@ -115,8 +115,8 @@ def parse_period(params: Mapping[str, str], tenant: Tenant, *, default: str = "d
             raise ValidationProblem({missing: "A custom window needs both start and end."})
         if params.get("period") not in (None, "custom"):
             raise ValidationProblem({"period": "Give either period (and date) or start and end."})
-        start = _within_range(parse_aware_datetime(start_raw, "start"), "start")
-        end = _within_range(parse_aware_datetime(end_raw, "end"), "end")
+        start = within_range(parse_aware_datetime(start_raw, "start"), "start")
+        end = within_range(parse_aware_datetime(end_raw, "end"), "end")
         for name, value in (("start", start), ("end", end)):
             if hour_start(value, tenant.tz) != value.astimezone(UTC):
                 raise ValidationProblem({name: "Must fall on a whole hour of the tenant's time."})
@@ -151,7 +151,8 @@ RANGE_MESSAGE = f"Must be from {EARLIEST_DAY} to {LATEST_DAY}."
 DAY_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _within_range(instant: datetime, name: str) -> datetime:
+def within_range(instant: datetime, name: str) -> datetime:
+    """`instant`, if its date lies in EARLIEST_DAY..LATEST_DAY; else a 400 naming `name`."""
     if not EARLIEST_DAY <= instant.date() <= LATEST_DAY:
         raise ValidationProblem({name: RANGE_MESSAGE})
     return instant

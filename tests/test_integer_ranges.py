@@ -1,6 +1,6 @@
 """Every integer a client sends is checked against its column's range and a domain maximum: a
 400 problem naming the field, never a 500 (issue 14, item 7). An id past the bigint range in
-a path names nothing: 404.
+a path names nothing: 404. Dates and times a query or a contest names stay in 1900–2999.
 
 The same limits hold in the admin, which saves through the same services.
 """
@@ -74,6 +74,9 @@ BODIES = [
     ("post", "/api/v1/contests", {**CONTEST, "prizes": [{"rank_from": HUGE}]}, "prizes.0.rank_from"),  # fmt: skip
     ("post", "/api/v1/contests", {**CONTEST, "prizes": [{"coins": HUGE}]}, "prizes.0.coins"),
     ("post", "/api/v1/contests", {**CONTEST, "guardrails": [{"kpi": "csat", "op": ">=", "value": 10**13}]}, "guardrails.0.value"),  # fmt: skip
+    # … and the times of a contest (year 1 and 9999 overflowed in the tenant's timezone)
+    ("post", "/api/v1/contests", {**CONTEST, "starts_at": "0001-01-01T00:00:00Z", "ends_at": "0001-01-01T01:00:00Z"}, "starts_at"),  # fmt: skip
+    ("post", "/api/v1/contests", {**CONTEST, "starts_at": "9999-12-31T20:00:00Z", "ends_at": "9999-12-31T21:00:00Z"}, "starts_at"),  # fmt: skip
     ("post", "/api/v1/rewards", {"name": "R", "cost": HUGE}, "cost"),
     ("post", "/api/v1/rewards", {"name": "R", "cost": 1, "stock": INT_TOO_BIG}, "stock"),
     ("post", "/api/v1/rewards", {"name": "R", "cost": 1, "per_agent_monthly_limit": HUGE}, "per_agent_monthly_limit"),  # fmt: skip

@@ -31,7 +31,7 @@ from gamify.game.services import MAX_RANK, _decimal
 from gamify.leaderboards import live
 from gamify.leaderboards.boards import Board, Guardrail, Standing, rank, standings
 from kpis.catalogue import kpi_catalogue
-from kpis.periods import hour_start
+from kpis.periods import hour_start, within_range
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ def contest_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[str, 
     assert isinstance(starts_at, datetime)
     assert isinstance(ends_at, datetime)
     for name, instant in (("starts_at", starts_at), ("ends_at", ends_at)):
+        within_range(instant, name)  # the tenant's local hours of year 1 or 9999 may not exist
         if hour_start(instant, tenant.tz) != instant:
             raise ValidationProblem({name: "Must fall on a whole hour of the tenant's time."})
     if ends_at <= starts_at:
