@@ -16,7 +16,7 @@ from accounts.api.problems import ValidationProblem
 from accounts.models import Membership
 from gamify.contests import services as contest_services
 from gamify.game import services as game_services
-from gamify.game.models import Badge, Level, PointRule
+from gamify.game.models import Badge, GameSettings, Level, PointRule
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +25,11 @@ INT_TOO_BIG = 2**31  # one past PostgreSQL's integer
 
 RULE = {"name": "Per contact", "kpi": "contacts_handled", "kind": "per_unit", "points": 10}
 CONTEST = {
-    "name": "Power hour", "metric": "contacts_handled",
-    "starts_at": "2030-01-01T10:00:00+08:00", "ends_at": "2030-01-01T11:00:00+08:00",
-}  # fmt: skip
+    "name": "Power hour",
+    "metric": "contacts_handled",
+    "starts_at": "2030-01-01T10:00:00+08:00",
+    "ends_at": "2030-01-01T11:00:00+08:00",
+}
 CRITERIA = {
     "count": {"kind": "count", "kpi": "contacts_handled", "count": 10, "period": "day"},
     "streak": {"kind": "streak", "kpi": "fcr", "threshold": 80, "period": "day", "length": 3},
@@ -37,7 +39,10 @@ CRITERIA = {
 
 
 def levels(min_points: int) -> list[dict]:
-    return [{"number": 1, "name": "A", "min_points": 0}, {"number": 2, "name": "B", "min_points": min_points}]  # fmt: skip
+    return [
+        {"number": 1, "name": "A", "min_points": 0},
+        {"number": 2, "name": "B", "min_points": min_points},
+    ]
 
 
 def badge(criteria: dict) -> dict:
@@ -55,31 +60,91 @@ BODIES = [
     ("put", "/api/v1/levels", levels(HUGE), "1.min_points"),
     ("put", "/api/v1/levels", levels(INT_TOO_BIG), "1.min_points"),
     ("put", "/api/v1/levels", levels(1_000_000_001), "1.min_points"),
-    ("put", "/api/v1/levels", [{"number": n + 1, "name": f"L{n}", "min_points": n} for n in range(101)], "levels"),  # fmt: skip
+    (
+        "put",
+        "/api/v1/levels",
+        [{"number": n + 1, "name": f"L{n}", "min_points": n} for n in range(101)],
+        "levels",
+    ),
     ("post", "/api/v1/point-rules", {**RULE, "cap": HUGE}, "cap"),
     ("post", "/api/v1/point-rules", {**RULE, "cap": 1_000_000_001}, "cap"),
     ("post", "/api/v1/point-rules", {**RULE, "points": HUGE}, "points"),
     ("post", "/api/v1/point-rules", {**RULE, "min_volume": 10**13}, "min_volume"),
-    ("post", "/api/v1/point-rules", {**RULE, "kind": "target", "threshold": -(10**13)}, "threshold"),  # fmt: skip
+    (
+        "post",
+        "/api/v1/point-rules",
+        {**RULE, "kind": "target", "threshold": -(10**13)},
+        "threshold",
+    ),
     ("post", "/api/v1/badges", badge({**CRITERIA["count"], "count": HUGE}), "criteria.count"),
-    ("post", "/api/v1/badges", badge({**CRITERIA["streak"], "length": 100_000_000}), "criteria.length"),  # fmt: skip
+    (
+        "post",
+        "/api/v1/badges",
+        badge({**CRITERIA["streak"], "length": 100_000_000}),
+        "criteria.length",
+    ),
     ("post", "/api/v1/badges", badge({**CRITERIA["streak"], "length": 367}), "criteria.length"),
-    ("post", "/api/v1/badges", badge({**CRITERIA["points"], "points": INT_TOO_BIG}), "criteria.points"),  # fmt: skip
-    ("post", "/api/v1/badges", badge({**CRITERIA["contest_place"], "rank": HUGE}), "criteria.rank"),  # fmt: skip
-    ("post", "/api/v1/badges", badge({**CRITERIA["contest_place"], "contest": HUGE}), "criteria.contest"),  # fmt: skip
+    (
+        "post",
+        "/api/v1/badges",
+        badge({**CRITERIA["points"], "points": INT_TOO_BIG}),
+        "criteria.points",
+    ),
+    (
+        "post",
+        "/api/v1/badges",
+        badge({**CRITERIA["contest_place"], "rank": HUGE}),
+        "criteria.rank",
+    ),
+    (
+        "post",
+        "/api/v1/badges",
+        badge({**CRITERIA["contest_place"], "contest": HUGE}),
+        "criteria.contest",
+    ),
     ("post", "/api/v1/badges", {**badge(CRITERIA["points"]), "coins": HUGE}, "coins"),
     ("post", "/api/v1/contests", {**CONTEST, "min_volume": 10**13}, "min_volume"),
     ("post", "/api/v1/contests", {**CONTEST, "target": HUGE}, "target"),
-    ("post", "/api/v1/contests", {**CONTEST, "prizes": [{"rank_from": 1, "rank_to": HUGE}]}, "prizes.0.rank_to"),  # fmt: skip
-    ("post", "/api/v1/contests", {**CONTEST, "prizes": [{"rank_from": HUGE}]}, "prizes.0.rank_from"),  # fmt: skip
+    (
+        "post",
+        "/api/v1/contests",
+        {**CONTEST, "prizes": [{"rank_from": 1, "rank_to": HUGE}]},
+        "prizes.0.rank_to",
+    ),
+    (
+        "post",
+        "/api/v1/contests",
+        {**CONTEST, "prizes": [{"rank_from": HUGE}]},
+        "prizes.0.rank_from",
+    ),
     ("post", "/api/v1/contests", {**CONTEST, "prizes": [{"coins": HUGE}]}, "prizes.0.coins"),
-    ("post", "/api/v1/contests", {**CONTEST, "guardrails": [{"kpi": "csat", "op": ">=", "value": 10**13}]}, "guardrails.0.value"),  # fmt: skip
+    (
+        "post",
+        "/api/v1/contests",
+        {**CONTEST, "guardrails": [{"kpi": "csat", "op": ">=", "value": 10**13}]},
+        "guardrails.0.value",
+    ),
     # … and the times of a contest (year 1 and 9999 overflowed in the tenant's timezone)
-    ("post", "/api/v1/contests", {**CONTEST, "starts_at": "0001-01-01T00:00:00Z", "ends_at": "0001-01-01T01:00:00Z"}, "starts_at"),  # fmt: skip
-    ("post", "/api/v1/contests", {**CONTEST, "starts_at": "9999-12-31T20:00:00Z", "ends_at": "9999-12-31T21:00:00Z"}, "starts_at"),  # fmt: skip
+    (
+        "post",
+        "/api/v1/contests",
+        {**CONTEST, "starts_at": "0001-01-01T00:00:00Z", "ends_at": "0001-01-01T01:00:00Z"},
+        "starts_at",
+    ),
+    (
+        "post",
+        "/api/v1/contests",
+        {**CONTEST, "starts_at": "9999-12-31T20:00:00Z", "ends_at": "9999-12-31T21:00:00Z"},
+        "starts_at",
+    ),
     ("post", "/api/v1/rewards", {"name": "R", "cost": HUGE}, "cost"),
     ("post", "/api/v1/rewards", {"name": "R", "cost": 1, "stock": INT_TOO_BIG}, "stock"),
-    ("post", "/api/v1/rewards", {"name": "R", "cost": 1, "per_agent_monthly_limit": HUGE}, "per_agent_monthly_limit"),  # fmt: skip
+    (
+        "post",
+        "/api/v1/rewards",
+        {"name": "R", "cost": 1, "per_agent_monthly_limit": HUGE},
+        "per_agent_monthly_limit",
+    ),
     ("post", "/api/v1/redemptions", {"agent": "a1", "reward": HUGE}, "reward"),
     ("post", "/api/v1/redemptions", {"agent": "a1", "reward": 1, "quantity": HUGE}, "quantity"),
     ("post", "/api/v1/agents/a1/wallet/grants", {"amount": HUGE, "reason": "x"}, "amount"),
@@ -88,7 +153,19 @@ BODIES = [
     ("patch", "/api/v1/kpis/service_level", {"threshold_seconds": HUGE}, "threshold_seconds"),
     ("patch", "/api/v1/kpis/abandon_rate", {"short_abandon_seconds": 601}, "short_abandon_seconds"),
     ("patch", "/api/v1/kpis/fcr", {"min_volume": 10**12}, "min_volume"),
-    ("post", "/api/v1/kpis", {"code": "sales", "name": "Sales", "unit": "count", "direction": "higher_is_better", "aggregation": "sum", "min_volume": HUGE}, "min_volume"),  # fmt: skip
+    (
+        "post",
+        "/api/v1/kpis",
+        {
+            "code": "sales",
+            "name": "Sales",
+            "unit": "count",
+            "direction": "higher_is_better",
+            "aggregation": "sum",
+            "min_volume": HUGE,
+        },
+        "min_volume",
+    ),
 ]
 
 
@@ -197,10 +274,20 @@ def manager(client, tenant):
 
 def rule_form(tenant, **changes):
     values = {
-        "tenant": tenant.pk, "name": "Per contact", "kpi": "contacts_handled",
-        "kind": "per_unit", "points": "10", "period": "day", "op": "", "threshold": "",
-        "lower": "", "upper": "", "min_volume": "0", "cap": "", "active": "on",
-    }  # fmt: skip
+        "tenant": tenant.pk,
+        "name": "Per contact",
+        "kpi": "contacts_handled",
+        "kind": "per_unit",
+        "points": "10",
+        "period": "day",
+        "op": "",
+        "threshold": "",
+        "lower": "",
+        "upper": "",
+        "min_volume": "0",
+        "cap": "",
+        "active": "on",
+    }
     return {**values, **changes}
 
 
@@ -215,9 +302,15 @@ def test_the_admin_refuses_a_cap_out_of_range(manager, tenant, cap):
 def test_the_admin_refuses_a_streak_too_long(manager, tenant):
     criteria = json.dumps({**CRITERIA["streak"], "length": 100_000_000})
     data = {
-        "tenant": tenant.pk, "code": "long", "name": "Long", "description": "", "icon": "",
-        "coins": "0", "criteria": criteria, "active": "on",
-    }  # fmt: skip
+        "tenant": tenant.pk,
+        "code": "long",
+        "name": "Long",
+        "description": "",
+        "icon": "",
+        "coins": "0",
+        "criteria": criteria,
+        "active": "on",
+    }
     response = manager.post("/admin/game/badge/add/", data)
     assert response.status_code == 200
     assert "criteria.length" in response.content.decode()
@@ -240,11 +333,12 @@ def test_contest_validation_the_admin_shares_refuses_a_prize_rank_out_of_range(t
             tenant=tenant,
             values={
                 **{k: v for k, v in CONTEST.items() if k not in ("starts_at", "ends_at")},
-                "kind": "ranked", "entity": "agent",
+                "kind": "ranked",
+                "entity": "agent",
                 "starts_at": _aware("2030-01-01T10:00:00+08:00"),
                 "ends_at": _aware("2030-01-01T11:00:00+08:00"),
                 "prizes": [{"rank_from": 1, "rank_to": 100_001}],
-            },  # fmt: skip
+            },
         )
     assert caught.value.errors == {"prizes.0.rank_to": ["A whole number from 1 to 100000."]}
 
@@ -253,3 +347,17 @@ def _aware(text: str):
     from datetime import datetime
 
     return datetime.fromisoformat(text)
+
+
+@pytest.mark.parametrize("minutes", ["10081", str(INT_TOO_BIG - 1)])
+def test_the_admin_refuses_a_grace_window_out_of_range(manager, tenant, minutes):
+    # A grace of 2^31 - 1 minutes (what the column holds) reaches before year 1: the beat
+    # jobs that subtract it from now would fail for the tenant on every run.
+    data = {"tenant": tenant.pk, "grace_minutes": minutes}
+    response = manager.post("/admin/game/gamesettings/add/", data)
+    assert response.status_code == 200
+    assert "10080" in response.content.decode()
+    assert not GameSettings.objects.exists()
+    response = manager.post("/admin/game/gamesettings/add/", {**data, "grace_minutes": "10080"})
+    assert response.status_code == 302
+    assert GameSettings.objects.get().grace_minutes == 10080

@@ -63,6 +63,9 @@ MAX_COUNT = 1_000_000_000  # a count badge's numerator
 # days, or seven years of weeks, is the longest run worth a badge.
 MAX_STREAK_LENGTH = 366
 MAX_RANK = 100_000  # a contest place (badge criteria, prize ranges)
+# Late events count this long after a period ends: a week is generous, and the beat jobs
+# subtract it from now (a grace of 2^31 minutes reaches before year 1).
+MAX_GRACE_MINUTES = 7 * 24 * 60
 # Decimal settings (thresholds, volumes, targets): |x| < 10^13, inside their numeric columns.
 MAX_DECIMAL = Decimal(10) ** 13
 
@@ -346,7 +349,9 @@ def badge_criteria_validate(*, tenant: Tenant, criteria: Any) -> dict[str, Any]:
         if name in fields and criteria.get(name) is not None:
             value = criteria[name]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValidationProblem({f"criteria.{name}": f"A whole number from {low} to {high}."})
+                raise ValidationProblem(
+                    {f"criteria.{name}": f"A whole number from {low} to {high}."}
+                )
             clean[name] = value
     if kind == "contest_place":
         contest = criteria.get("contest")
