@@ -29,7 +29,9 @@ def api_routes() -> set[str]:
 
 # Routes that are another spelling of a documented operation: one operation, one entry in the
 # schema (a generated client gets one method), both URLs served.
-ALIASES = {"/api/v1/redemptions/{redemption_id}/fulfil": "/api/v1/redemptions/{redemption_id}/fulfill"}
+ALIASES = {
+    "/api/v1/redemptions/{redemption_id}/fulfil": "/api/v1/redemptions/{redemption_id}/fulfill"
+}
 
 
 @pytest.mark.django_db
@@ -108,7 +110,7 @@ def test_every_page_declares_limit_and_cursor(schema):
     # A list answered as {"results", "next"} pages; without `limit` and `cursor` in the schema
     # a generated client cannot ask for more than the first 50.
     pages = []
-    for path, method, operation in operations(schema):
+    for _, _, operation in operations(schema):
         ok = operation["responses"].get("200", {}).get("content", {}).get("application/json")
         body = resolve(schema, ok["schema"]) if ok else {}
         if {"results", "next"} <= set(body.get("properties", {})):
@@ -262,8 +264,8 @@ def test_every_number_a_client_sends_has_a_range(schema):
             seen = seen | {name}
             node = schema["components"]["schemas"][name]
         for key in ("oneOf", "anyOf", "allOf"):
-            for index, sub in enumerate(node.get(key, [])):
-                walk(sub, f"{where}", seen)
+            for sub in node.get(key, []):
+                walk(sub, where, seen)
         types = node.get("type")
         types = set(types) if isinstance(types, list) else {types}
         if types & {"integer", "number"}:

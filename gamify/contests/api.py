@@ -102,9 +102,7 @@ class ContestInput(StrictSerializer):
     starts_at = AwareDateTimeField()
     ends_at = AwareDateTimeField()
     participants = ParticipantsField(required=False)
-    min_volume = StrictNumberField(
-        required=False, allow_null=True, minimum=0, below=MAX_DECIMAL
-    )
+    min_volume = StrictNumberField(required=False, allow_null=True, minimum=0, below=MAX_DECIMAL)
     target = StrictNumberField(
         required=False, allow_null=True, above=-MAX_DECIMAL, below=MAX_DECIMAL
     )

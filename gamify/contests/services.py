@@ -189,7 +189,9 @@ def _prizes(tenant: Tenant, value: Any) -> list[dict[str, Any]]:
             ("coins", coins, 0, MAX_PRIZE),
         ):
             if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
-                raise ValidationProblem({f"{where}.{name}": f"A whole number from {low} to {high}."})
+                raise ValidationProblem(
+                    {f"{where}.{name}": f"A whole number from {low} to {high}."}
+                )
         if last < first:
             raise ValidationProblem({f"{where}.rank_to": "Must be at least rank_from."})
         badge = prize.get("badge")

@@ -119,9 +119,8 @@ def import_job_run(*, job_id: int) -> str:
                 job.rejected_count += len(rejected)
                 if len(job.rejected) < MAX_STORED_REJECTIONS:
                     # In line order, lines refused at upload (NUL) among them.
-                    job.rejected = sorted(
-                        [*job.rejected, *rejected], key=lambda r: r["line"]
-                    )[:MAX_STORED_REJECTIONS]
+                    merged = sorted([*job.rejected, *rejected], key=lambda r: r["line"])
+                    job.rejected = merged[:MAX_STORED_REJECTIONS]
                 job.save(update_fields=["accepted", "duplicates", "rejected_count", "rejected"])
                 chunk.delete()
     except Exception as exc:
