@@ -146,12 +146,22 @@ def parse_aware_datetime(value: str, field: str) -> datetime:
 
 
 class StrictCharField(serializers.CharField):
-    """A string that must be a JSON string: 123 is not silently turned into "123"."""
+    """A string that must be a JSON string: 123 is not silently turned into "123".
+
+    `max_length` holds for the string as sent, as the schema's maxLength says, not only once
+    the surrounding whitespace is trimmed (DRF's order).
+    """
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
+        check_raw_length(self, data)
         return str(super().to_internal_value(data))
+
+
+def check_raw_length(field: serializers.CharField, data: str) -> None:
+    if field.max_length is not None and len(data) > field.max_length:
+        field.fail("max_length", max_length=field.max_length)
 
 
 class StrictBooleanField(serializers.BooleanField):

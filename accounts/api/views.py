@@ -19,6 +19,7 @@ from accounts.api.base import (
     StrictIntegerField,
     StrictSerializer,
     TenantAPIView,
+    check_raw_length,
     page_of,
     problems,
     request_data,
@@ -67,6 +68,7 @@ class HttpsUrlField(serializers.URLField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
+        check_raw_length(self, data)
         value = str(super().to_internal_value(data))
         if not value.lower().startswith("https://"):
             raise serializers.ValidationError("Must be an https:// URL.")
