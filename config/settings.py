@@ -351,6 +351,10 @@ SPECTACULAR_SETTINGS = {
         "ImportStatusEnum": "kpis.models.ImportJob.Status",
         "RedemptionStatusEnum": "gamify.wallet.models.RedemptionStatus",
         "LedgerKindEnum": "gamify.wallet.models.LedgerKind",
+        # badge criteria: a streak runs over days or weeks; a count also over a lifetime
+        "PeriodEnum": ["day", "week", "month"],
+        "StreakPeriodEnum": ["day", "week"],
+        "CountPeriodEnum": ["day", "week", "month", "lifetime"],
     },
 }
 

@@ -6,6 +6,7 @@ exact union of hourly buckets — including DST days of 23 and 25 hours.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -103,14 +104,19 @@ def _period_of(kind: str, day: date, tz: ZoneInfo, week_start: int) -> Period:
 
 
 def parse_period(params: Mapping[str, str], tenant: Tenant, *, default: str = "day") -> Period:
-    """`period=…&date=…` or `start=…&end=…` from query parameters; 400s name the parameter."""
+    """`period=…&date=…` or `start=…&end=…` from query parameters; 400s name the parameter.
+
+    A parameter that is given must be valid: an empty `period=` or `date=` is a 400, not the
+    default (a client that sends one has a bug worth hearing about).
+    """
     start_raw, end_raw = params.get("start"), params.get("end")
-    if start_raw or end_raw:
-        if not (start_raw and end_raw):
-            missing = "end" if start_raw else "start"
+    if start_raw is not None or end_raw is not None:
+        if start_raw is None or end_raw is None:
+            missing = "end" if start_raw is not None else "start"
             raise ValidationProblem({missing: "A custom window needs both start and end."})
-        if params.get("period") not in (None, "", "custom"):
+        if params.get("period") not in (None, "custom"):
             raise ValidationProblem({"period": "Give either period (and date) or start and end."})
+        # Both bounded to the kept span (accounts/times.py) by the parser.
         start = parse_aware_datetime(start_raw, "start")
         end = parse_aware_datetime(end_raw, "end")
         for name, value in (("start", start), ("end", end)):
@@ -121,18 +127,25 @@ def parse_period(params: Mapping[str, str], tenant: Tenant, *, default: str = "d
         if end - start > MAX_CUSTOM_SPAN:
             raise ValidationProblem({"end": "A custom window spans at most 5 years."})
         return Period("custom", start.astimezone(UTC), end.astimezone(UTC))
-    kind = params.get("period") or default
+    kind = params.get("period", default)
     if kind not in PERIOD_TYPES:
         raise ValidationProblem({"period": f"Must be one of {', '.join(PERIOD_TYPES)}."})
     day = local_today(tenant)
-    if params.get("date"):
+    if "date" in params:
+        raw = params["date"]
         try:
-            day = date.fromisoformat(params["date"])
+            # fromisoformat also takes 20261120 and 2026-W47-5; the API says YYYY-MM-DD.
+            if not DAY_PATTERN.fullmatch(raw):
+                raise ValueError(raw)
+            day = date.fromisoformat(raw)
         except ValueError as exc:
             raise ValidationProblem({"date": "Must be a date, YYYY-MM-DD."}) from exc
         if error := day_range_error(day):
             raise ValidationProblem({"date": error})
     return period_of(kind, day, tenant)
+
+
+DAY_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def granules(

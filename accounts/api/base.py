@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -24,6 +23,10 @@ from accounts.api.auth import Principal, assert_widget_may_see_agent
 from accounts.api.pagination import CursorPagination
 from accounts.models import Agent, Team, Tenant
 from accounts.times import time_range_error
+
+# The largest server id (PostgreSQL bigint): ids in bodies are checked against it, and a larger
+# one in a path simply names nothing (404).
+MAX_ID = 2**63 - 1
 
 OFFSET_REQUIRED = (
     "Give the time with its UTC offset, e.g. 2026-11-20T09:15:00+08:00 or 2026-11-20T01:15:00Z."
@@ -152,12 +155,22 @@ def parse_aware_datetime(value: str, field: str) -> datetime:
 
 
 class StrictCharField(serializers.CharField):
-    """A string that must be a JSON string: 123 is not silently turned into "123"."""
+    """A string that must be a JSON string: 123 is not silently turned into "123".
+
+    `max_length` holds for the string as sent, as the schema's maxLength says, not only once
+    the surrounding whitespace is trimmed (DRF's order).
+    """
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
+        check_raw_length(self, data)
         return str(super().to_internal_value(data))
+
+
+def check_raw_length(field: serializers.CharField, data: str) -> None:
+    if field.max_length is not None and len(data) > field.max_length:
+        field.fail("max_length", max_length=field.max_length)
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -198,6 +211,24 @@ class ProblemSerializer(serializers.Serializer[Any]):
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Messages per offending field",
     )
+    # Members some problem types add (RFC 9457 extensions), so typed clients read them.
+    balance = serializers.IntegerField(
+        required=False, help_text="insufficient-funds: the wallet's balance, in coins"
+    )
+    needed = serializers.IntegerField(
+        required=False, help_text="insufficient-funds: the coins the operation needs"
+    )
+    limit = serializers.IntegerField(
+        required=False, help_text="limit-reached: units of the reward allowed per agent a month"
+    )
+    remaining = serializers.IntegerField(
+        required=False, help_text="limit-reached: units the agent may still redeem this month"
+    )
+    redemption_status = serializers.ChoiceField(
+        choices=["requested", "approved", "rejected", "fulfilled"],
+        required=False,
+        help_text="invalid-transition: the redemption's current status",
+    )
 
 
 def problems(*codes: int) -> dict[Any, Any]:
@@ -216,20 +247,46 @@ def problems(*codes: int) -> dict[Any, Any]:
     }
 
 
-@extend_schema_field(OpenApiTypes.NUMBER)
 class StrictNumberField(serializers.Field[Any, Any, Any, Any]):
-    """A JSON number (not a string, not a boolean), as a Decimal."""
+    """A JSON number (not a string, not a boolean), as a Decimal.
 
-    default_error_messages = {"invalid": "Must be a number."}
+    `minimum` (inclusive), `above` and `below` (exclusive) bound it; the OpenAPI schema
+    declares the same bounds (accounts/api/schema.py). Services check them again, for the
+    admin and every other caller.
+    """
+
+    default_error_messages = {
+        "invalid": "Must be a number.",
+        "minimum": "Must be at least {limit}.",
+        "above": "Must be more than {limit}.",
+        "below": "Must be less than {limit}.",
+    }
+
+    def __init__(
+        self,
+        *,
+        minimum: Decimal | int | None = None,
+        above: Decimal | int | None = None,
+        below: Decimal | int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.minimum = None if minimum is None else Decimal(minimum)
+        self.above = None if above is None else Decimal(above)
+        self.below = None if below is None else Decimal(below)
 
     def to_internal_value(self, data: Any) -> Any:
-        from decimal import Decimal
-
         if isinstance(data, bool) or not isinstance(data, int | float):
             self.fail("invalid")
         number = Decimal(str(data))
         if not number.is_finite():
             self.fail("invalid")
+        if self.minimum is not None and number < self.minimum:
+            self.fail("minimum", limit=self.minimum)
+        if self.above is not None and number <= self.above:
+            self.fail("above", limit=self.above)
+        if self.below is not None and number >= self.below:
+            self.fail("below", limit=self.below)
         return number
 
     def to_representation(self, value: Any) -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -94,9 +95,31 @@ def _claim(
     raise IdempotencyKeyInProgress("Could not claim the idempotency key; retry.")
 
 
-def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
-    """Decorate an APIView's `post` to honour the Idempotency-Key header."""
+# What the OpenAPI schema says of every operation that honours the header. Replayed answers
+# are the stored ones: any status but those in NOT_STORED, 5xx, and the 401/403/429 that are
+# answered before the view runs.
+KEY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    {"type": "string", "minLength": 1, "maxLength": 255},
+    location=OpenApiParameter.HEADER,
+    description=(
+        "1–255 printable characters, kept 24 h per tenant and credential: a repeat with the "
+        "same key and body replays the first answer; the same key with another body is a 409."
+    ),
+)
+REPLAYED_HEADER = OpenApiParameter(
+    "Idempotent-Replayed",
+    {"type": "string", "enum": ["true"]},
+    location=OpenApiParameter.HEADER,
+    response=[200, 201, 400, 404, 415],
+    description="Present (true) when this is the stored answer to an earlier request",
+)
 
+
+def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
+    """Decorate an APIView's `post` to honour the Idempotency-Key header (and document it)."""
+
+    @extend_schema(parameters=[KEY_PARAMETER, REPLAYED_HEADER])
     @functools.wraps(view_method)
     def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
         key = request.META.get(HEADER)

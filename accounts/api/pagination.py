@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -16,12 +17,29 @@ from accounts.api.problems import ValidationProblem
 def parse_limit(request: Request, default: int | None = None, maximum: int | None = None) -> int:
     """`?limit=` as a positive integer no larger than the maximum, or a 400 naming `limit`."""
     maximum = maximum or settings.API_MAX_PAGE_SIZE
-    raw = request.query_params.get("limit") or ""
-    if not raw:
+    raw = request.query_params.get("limit")
+    if raw is None:
         return default or settings.API_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    # ASCII digits only: str.isdigit() also says yes to "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
         raise ValidationProblem({"limit": f"Must be an integer from 1 to {maximum}."})
     return int(raw)
+
+
+def limit_parameter(*, maximum: int, default: int) -> OpenApiParameter:
+    """The OpenAPI `limit` query parameter of an operation that reads it with parse_limit."""
+    return OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": maximum},
+        description=f"How many, 1 to {maximum} (default {default}).",
+    )
+
+
+# The query parameters of every operation answering a cursor page ({"results", "next"}).
+PAGE_PARAMETERS = [
+    limit_parameter(maximum=settings.API_MAX_PAGE_SIZE, default=settings.API_PAGE_SIZE),
+    OpenApiParameter("cursor", str, description="Opaque cursor from the previous page's `next`."),
+]
 
 
 class CursorPagination(pagination.CursorPagination):

@@ -19,10 +19,12 @@ from accounts.api.base import (
     StrictIntegerField,
     StrictSerializer,
     TenantAPIView,
+    check_raw_length,
     page_of,
     problems,
     request_data,
 )
+from accounts.api.pagination import PAGE_PARAMETERS
 from accounts.api.problems import ValidationProblem
 from accounts.models import Agent, Team
 
@@ -66,6 +68,7 @@ class HttpsUrlField(serializers.URLField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
+        check_raw_length(self, data)
         value = str(super().to_internal_value(data))
         if not value.lower().startswith("https://"):
             raise serializers.ValidationError("Must be an https:// URL.")
@@ -83,7 +86,10 @@ class AgentInput(StrictSerializer):
 class TeamListApi(TenantAPIView):
     @extend_schema(
         operation_id="teams_list",
-        parameters=[OpenApiParameter("parent", str, description="Only the children of this team")],
+        parameters=[
+            OpenApiParameter("parent", str, description="Only the children of this team"),
+            *PAGE_PARAMETERS,
+        ],
         responses={200: page_of(TeamOutput), **problems(400)},
     )
     def get(self, request: Request) -> Response:
@@ -124,6 +130,7 @@ class AgentListApi(TenantAPIView):
         parameters=[
             OpenApiParameter("team", str, description="Agents currently in this team"),
             OpenApiParameter("active", bool, description="true or false"),
+            *PAGE_PARAMETERS,
         ],
         responses={200: page_of(AgentOutput), **problems(400)},
     )

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.base import TenantAPIView, page_of, problems
+from accounts.api.pagination import PAGE_PARAMETERS
 from accounts.api.problems import ValidationProblem
 from accounts.selectors import team_descendants
 from gamify.activity.models import ACTIVITY_TYPES, Activity
@@ -34,6 +35,7 @@ class ActivityListApi(TenantAPIView):
             OpenApiParameter("agent", str, description="Only this agent's activity"),
             OpenApiParameter("team", str, description="This team's and its agents' (+ sub-teams)"),
             OpenApiParameter("types", str, description="Comma-separated types"),
+            *PAGE_PARAMETERS,
         ],
         responses={200: page_of(ActivityOutput), **problems(400, 404)},
     )

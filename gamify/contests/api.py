@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -14,6 +14,7 @@ from accounts.api.base import (
     AwareDateTimeField,
     StrictBooleanField,
     StrictCharField,
+    StrictIntegerField,
     StrictNumberField,
     StrictSerializer,
     TenantAPIView,
@@ -21,30 +22,55 @@ from accounts.api.base import (
     problems,
     request_data,
 )
-from accounts.api.pagination import parse_limit
+from accounts.api.pagination import PAGE_PARAMETERS, limit_parameter, parse_limit
 from accounts.api.problems import ValidationProblem
 from gamify.contests import selectors, services
 from gamify.contests.models import Contest
+from gamify.game.services import MAX_DECIMAL, MAX_RANK
 from gamify.leaderboards.api import LeaderboardEntry, NotQualifiedEntry
 from kpis.api.views import PeriodOutput
 
 
-class PrizeSerializer(serializers.Serializer[dict[str, Any]]):
-    rank_from = serializers.IntegerField(min_value=1, required=False)
-    rank_to = serializers.IntegerField(min_value=1, required=False)
-    coins = serializers.IntegerField(min_value=0, required=False)
-    badge = serializers.CharField(allow_null=True, required=False)
+class PrizeSerializer(StrictSerializer):
+    """A prize, as sent (rank_from defaults to 1, rank_to to rank_from, coins to 0) and as
+    shown (a frozen standing's prize carries coins and badge)."""
+
+    rank_from = StrictIntegerField(min_value=1, max_value=MAX_RANK, required=False)
+    rank_to = StrictIntegerField(min_value=1, max_value=MAX_RANK, required=False)
+    coins = StrictIntegerField(min_value=0, max_value=services.MAX_PRIZE, required=False)
+    badge = StrictCharField(allow_null=True, required=False, help_text="A badge code, or null")
 
 
-class GuardrailSerializer(serializers.Serializer[dict[str, Any]]):
-    kpi = serializers.CharField()
+class GuardrailSerializer(StrictSerializer):
+    """An entity qualifies only while `kpi op value` holds over the contest's window."""
+
+    kpi = StrictCharField(max_length=40)
     op = serializers.ChoiceField(choices=[">=", "<="])
-    value = serializers.FloatField()
+    value = StrictNumberField(above=-MAX_DECIMAL, below=MAX_DECIMAL)
 
 
-class ParticipantsSerializer(serializers.Serializer[dict[str, Any]]):
-    teams = serializers.ListField(child=serializers.CharField(), required=False)
-    agents = serializers.ListField(child=serializers.CharField(), required=False)
+class ParticipantsSerializer(StrictSerializer):
+    """Who takes part, by external ids; both lists empty (or the object empty): everyone."""
+
+    teams = serializers.ListField(child=StrictCharField(), required=False, allow_null=True)
+    agents = serializers.ListField(child=StrictCharField(), required=False, allow_null=True)
+
+
+# The structured fields reach the service as sent, which checks their meaning (ids exist,
+# hours align …) for the API and the admin alike; the serializers above give their shape.
+@extend_schema_field(ParticipantsSerializer)
+class ParticipantsField(serializers.DictField):
+    pass
+
+
+@extend_schema_field(GuardrailSerializer(many=True))
+class GuardrailsField(serializers.ListField):
+    child = serializers.DictField()
+
+
+@extend_schema_field(PrizeSerializer(many=True))
+class PrizesField(serializers.ListField):
+    child = serializers.DictField()
 
 
 class ContestOutput(serializers.Serializer[Contest]):
@@ -67,25 +93,25 @@ class ContestOutput(serializers.Serializer[Contest]):
 
 
 class ContestInput(StrictSerializer):
-    """Structure is checked here; meaning (ids exist, hours align …) by the service."""
+    """A contest to create; a PATCH sends any of the fields."""
 
-    name = StrictCharField(max_length=200, required=False)
+    name = StrictCharField(max_length=200)
     kind = serializers.ChoiceField(choices=Contest.Kind.values, required=False)
     entity = serializers.ChoiceField(choices=Contest.Entity.values, required=False)
-    metric = StrictCharField(max_length=40, required=False)
-    starts_at = AwareDateTimeField(required=False)
-    ends_at = AwareDateTimeField(required=False)
-    participants = serializers.DictField(required=False)
-    min_volume = StrictNumberField(required=False, allow_null=True)
-    target = StrictNumberField(required=False, allow_null=True)
-    guardrails = serializers.ListField(child=serializers.DictField(), required=False)
-    prizes = serializers.ListField(child=serializers.DictField(), required=False)
+    metric = StrictCharField(max_length=40, help_text="points or a KPI code")
+    starts_at = AwareDateTimeField()
+    ends_at = AwareDateTimeField()
+    participants = ParticipantsField(required=False)
+    min_volume = StrictNumberField(required=False, allow_null=True, minimum=0, below=MAX_DECIMAL)
+    target = StrictNumberField(
+        required=False, allow_null=True, above=-MAX_DECIMAL, below=MAX_DECIMAL
+    )
+    guardrails = GuardrailsField(required=False)
+    prizes = PrizesField(required=False)
     recurrence = serializers.ChoiceField(
         choices=Contest.Recurrence.values, required=False, allow_null=True
     )
     draft = StrictBooleanField(required=False)
-
-    REQUIRED = ("name", "metric", "starts_at", "ends_at")
 
 
 class StandingEntry(LeaderboardEntry):
@@ -108,13 +134,13 @@ class ContestListApi(TenantAPIView):
 
     @extend_schema(
         operation_id="contests_list",
-        parameters=[OpenApiParameter("status", str, enum=Contest.Status.values)],
+        parameters=[OpenApiParameter("status", str, enum=Contest.Status.values), *PAGE_PARAMETERS],
         responses={200: page_of(ContestOutput), **problems(400)},
     )
     def get(self, request: Request) -> Response:
         contests = Contest.objects.for_tenant(self.tenant)
         wanted = request.query_params.get("status")
-        if wanted:
+        if wanted is not None:
             if wanted not in Contest.Status.values:
                 raise ValidationProblem({"status": f"One of {', '.join(Contest.Status.values)}."})
             contests = contests.filter(status=wanted)
@@ -136,9 +162,6 @@ class ContestListApi(TenantAPIView):
         data = ContestInput(data=request_data(request))
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        missing = [name for name in ContestInput.REQUIRED if name not in values]
-        if missing:
-            raise ValidationProblem(dict.fromkeys(missing, "This field is required."))
         values.setdefault("kind", Contest.Kind.RANKED)
         values.setdefault("entity", Contest.Entity.AGENT)
         draft = values.pop("draft", False)
@@ -197,7 +220,7 @@ class ContestStandingsApi(_ContestView):
     @extend_schema(
         operation_id="contests_standings",
         parameters=[
-            OpenApiParameter("limit", int, description="Entries, 1–100 (default 10)"),
+            limit_parameter(maximum=100, default=10),
             OpenApiParameter("around", str, description="An agent: its rank and neighbours"),
         ],
         responses={200: StandingsOutput, **problems(400, 404)},

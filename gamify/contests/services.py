@@ -28,7 +28,7 @@ from gamify.contests.models import Contest, ContestResult
 from gamify.game.engine import badges_award
 from gamify.game.finalization import grace
 from gamify.game.models import Badge
-from gamify.game.services import _decimal
+from gamify.game.services import MAX_RANK, _decimal
 from gamify.leaderboards import live
 from gamify.leaderboards.boards import Board, Guardrail, Standing, rank, standings
 from kpis.catalogue import kpi_catalogue
@@ -186,17 +186,17 @@ def _prizes(tenant: Tenant, value: Any) -> list[dict[str, Any]]:
             raise ValidationProblem({f"{where}.{unknown[0]}": "Unknown field."})
         first, last = prize.get("rank_from", 1), prize.get("rank_to", prize.get("rank_from", 1))
         coins = prize.get("coins", 0)
-        for name, number, minimum in (
-            ("rank_from", first, 1),
-            ("rank_to", last, 1),
-            ("coins", coins, 0),
+        for name, number, low, high in (
+            ("rank_from", first, 1, MAX_RANK),
+            ("rank_to", last, 1, MAX_RANK),
+            ("coins", coins, 0, MAX_PRIZE),
         ):
-            if isinstance(number, bool) or not isinstance(number, int) or number < minimum:
-                raise ValidationProblem({f"{where}.{name}": f"A whole number, {minimum} or more."})
+            if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+                raise ValidationProblem(
+                    {f"{where}.{name}": f"A whole number from {low} to {high}."}
+                )
         if last < first:
             raise ValidationProblem({f"{where}.rank_to": "Must be at least rank_from."})
-        if coins > MAX_PRIZE:
-            raise ValidationProblem({f"{where}.coins": f"At most {MAX_PRIZE}."})
         badge = prize.get("badge")
         if badge is not None and badge not in badges:
             raise ValidationProblem({f"{where}.badge": f"No badge {badge!r}."})

@@ -305,6 +305,19 @@ class PeriodCloseAdmin(ReadOnlyAdmin):
     list_filter = ["period"]
 
 
+class GameSettingsForm(forms.ModelForm[GameSettings]):
+    grace_minutes = forms.IntegerField(
+        min_value=0,
+        max_value=services.MAX_GRACE_MINUTES,
+        help_text=GameSettings._meta.get_field("grace_minutes").help_text,
+    )
+
+    class Meta:
+        model = GameSettings
+        fields = ["tenant", "grace_minutes"]
+
+
 @admin.register(GameSettings)
 class GameSettingsAdmin(TenantScopedAdmin):
+    form = GameSettingsForm
     list_display = ["tenant", "grace_minutes"]

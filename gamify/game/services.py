@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.api.base import MAX_ID
 from accounts.api.problems import Problem, ValidationProblem
 from accounts.models import Agent, Tenant
 from gamify.activity.services import activity_record
@@ -53,6 +54,21 @@ RULE_FIELDS = (
     "active",
 )
 MAX_POINTS = 1_000_000
+# Domain maxima of the other integers of the game's configuration: far beyond any real use,
+# and inside the 32-bit columns (lifetime points, level thresholds) that hold what they
+# produce, so a typo is a 400 naming the field instead of a 500 or a job that never ends.
+MAX_TOTAL_POINTS = 1_000_000_000  # a rule's cap per period, a level's or a milestone's points
+MAX_LEVELS = 100
+MAX_COUNT = 1_000_000_000  # a count badge's numerator
+# Judging a streak reads `length` periods back (twice that for a repeatable one): a year of
+# days, or seven years of weeks, is the longest run worth a badge.
+MAX_STREAK_LENGTH = 366
+MAX_RANK = 100_000  # a contest place (badge criteria, prize ranges)
+# Late events count this long after a period ends: a week is generous, and the beat jobs
+# subtract it from now (a grace of 2^31 minutes reaches before year 1).
+MAX_GRACE_MINUTES = 7 * 24 * 60
+# Decimal settings (thresholds, volumes, targets): |x| < 10^13, inside their numeric columns.
+MAX_DECIMAL = Decimal(10) ** 13
 
 
 class Conflict(Problem):
@@ -70,8 +86,8 @@ def _decimal(value: Any, field: str, *, minimum: Decimal | None = None) -> Decim
         number = Decimal(str(value))
     except InvalidOperation as exc:
         raise ValidationProblem({field: "Must be a number."}) from exc
-    if not number.is_finite() or abs(number) >= Decimal(10) ** 13:
-        raise ValidationProblem({field: "Must be a finite number below 10^13."})
+    if not number.is_finite() or abs(number) >= MAX_DECIMAL:
+        raise ValidationProblem({field: "Must be a number between -10^13 and 10^13."})
     if minimum is not None and number < minimum:
         raise ValidationProblem({field: f"Must be at least {minimum}."})
     return number
@@ -99,8 +115,10 @@ def point_rule_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[st
     if isinstance(points, bool) or not isinstance(points, int) or not 0 <= points <= MAX_POINTS:
         raise ValidationProblem({"points": f"Must be a whole number from 0 to {MAX_POINTS}."})
     cap = clean.get("cap")
-    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
-        raise ValidationProblem({"cap": "Must be a whole number of points, 0 or more."})
+    if cap is not None and (
+        isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= MAX_TOTAL_POINTS
+    ):
+        raise ValidationProblem({"cap": f"Must be a whole number from 0 to {MAX_TOTAL_POINTS}."})
     clean["min_volume"] = _decimal(clean.get("min_volume") or 0, "min_volume", minimum=Decimal(0))
     for name in ("threshold", "lower", "upper"):
         clean[name] = _decimal(clean.get(name), name)
@@ -223,6 +241,8 @@ def levels_validate(levels: Sequence[Mapping[str, Any]]) -> list[tuple[int, str,
     """A whole level table checked; errors name the level ("1.min_points")."""
     if not levels:
         raise ValidationProblem({"levels": "Give at least one level."})
+    if len(levels) > MAX_LEVELS:
+        raise ValidationProblem({"levels": f"At most {MAX_LEVELS} levels."})
     cleaned: list[tuple[int, str, int]] = []
     for index, level in enumerate(levels):
         where = f"{index}"
@@ -238,8 +258,14 @@ def levels_validate(levels: Sequence[Mapping[str, Any]]) -> list[tuple[int, str,
             )
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
             raise ValidationProblem({f"{where}.name": "A name of 1 to 100 characters."})
-        if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 0:
-            raise ValidationProblem({f"{where}.min_points": "A whole number, 0 or more."})
+        if (
+            isinstance(minimum, bool)
+            or not isinstance(minimum, int)
+            or not 0 <= minimum <= MAX_TOTAL_POINTS
+        ):
+            raise ValidationProblem(
+                {f"{where}.min_points": f"A whole number from 0 to {MAX_TOTAL_POINTS}."}
+            )
         if index == 0 and minimum != 0:
             raise ValidationProblem({f"{where}.min_points": "The first level starts at 0."})
         if cleaned and minimum <= cleaned[-1][2]:
@@ -273,6 +299,15 @@ CRITERIA_FIELDS: dict[str, dict[str, bool]] = {  # field → required
 }
 
 
+# (field, lowest, highest) of the criteria's whole numbers.
+CRITERIA_RANGES = (
+    ("count", 1, MAX_COUNT),
+    ("length", 2, MAX_STREAK_LENGTH),
+    ("points", 1, MAX_TOTAL_POINTS),
+    ("rank", 1, MAX_RANK),
+)
+
+
 def badge_criteria_validate(*, tenant: Tenant, criteria: Any) -> dict[str, Any]:
     if not isinstance(criteria, Mapping):
         raise ValidationProblem({"criteria": "Must be an object with a kind."})
@@ -292,7 +327,9 @@ def badge_criteria_validate(*, tenant: Tenant, criteria: Any) -> dict[str, Any]:
         kpi = _agent_kpi(catalogue, criteria.get("kpi"), "criteria.kpi")
         clean["kpi"] = kpi.code
     if "op" in fields:
-        op = criteria.get("op") or (">=" if kpi.higher_is_better else "<=")
+        op = criteria.get("op")
+        if op is None:
+            op = ">=" if kpi.higher_is_better else "<="
         if op not in (">=", "<="):
             raise ValidationProblem({"criteria.op": "Must be >= or <=."})
         clean["op"] = op
@@ -311,17 +348,19 @@ def badge_criteria_validate(*, tenant: Tenant, criteria: Any) -> dict[str, Any]:
         if period not in allowed:
             raise ValidationProblem({"criteria.period": f"Must be one of {', '.join(allowed)}."})
         clean["period"] = period
-    for name, minimum_value in (("count", 1), ("length", 2), ("points", 1), ("rank", 1)):
+    for name, low, high in CRITERIA_RANGES:
         if name in fields and criteria.get(name) is not None:
             value = criteria[name]
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum_value:
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ValidationProblem(
-                    {f"criteria.{name}": f"A whole number, {minimum_value} or more."}
+                    {f"criteria.{name}": f"A whole number from {low} to {high}."}
                 )
             clean[name] = value
     if kind == "contest_place":
         contest = criteria.get("contest")
-        if contest is not None and (isinstance(contest, bool) or not isinstance(contest, int)):
+        if contest is not None and (
+            isinstance(contest, bool) or not isinstance(contest, int) or not 1 <= contest <= MAX_ID
+        ):
             raise ValidationProblem({"criteria.contest": "A contest id, or null for any contest."})
         clean["contest"] = contest
     return clean

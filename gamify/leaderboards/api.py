@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.base import TenantAPIView, problems
-from accounts.api.pagination import parse_limit
+from accounts.api.pagination import limit_parameter, parse_limit
 from accounts.api.problems import ValidationProblem
 from gamify.leaderboards.service import leaderboard
 from kpis.api.views import PERIOD_PARAMETERS, PeriodOutput
@@ -53,7 +53,7 @@ class LeaderboardApi(TenantAPIView):
             *PERIOD_PARAMETERS,
             OpenApiParameter("scope", str, description="tenant (default) or team:<external id>"),
             OpenApiParameter("entity", str, enum=["agent", "team"]),
-            OpenApiParameter("limit", int, description=f"Entries, 1–{MAX_LIMIT} (default 10)"),
+            limit_parameter(maximum=MAX_LIMIT, default=10),
             OpenApiParameter("around", str, description="An agent: its rank and neighbours"),
         ],
         responses={200: LeaderboardOutput, **problems(400, 404)},
@@ -67,7 +67,7 @@ class LeaderboardApi(TenantAPIView):
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
-        entity = params.get("entity") or "agent"
+        entity = params.get("entity", "agent")
         if entity not in ("agent", "team"):
             raise ValidationProblem({"entity": "Must be agent or team."})
         around = params.get("around") or None

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, UnsupportedMediaType
@@ -42,12 +43,18 @@ PERIOD_PARAMETERS = [
         description="Period containing `date` (default day)",
     ),
     OpenApiParameter(
-        "date", str, description="YYYY-MM-DD in the tenant's timezone (default today)"
+        "date",
+        OpenApiTypes.DATE,
+        description="YYYY-MM-DD in the tenant's timezone (default today), 2000-01-01 to 2999-12-31",
     ),
     OpenApiParameter(
-        "start", str, description="Custom window start (ISO 8601 with offset, on the hour)"
+        "start",
+        OpenApiTypes.DATETIME,
+        description="Custom window start (ISO 8601 with offset, on the hour); with `end`",
     ),
-    OpenApiParameter("end", str, description="Custom window end (exclusive)"),
+    OpenApiParameter(
+        "end", OpenApiTypes.DATETIME, description="Custom window end (exclusive); with `start`"
+    ),
 ]
 
 
@@ -139,7 +146,13 @@ class EventImportApi(TenantAPIView):
 
     @extend_schema(
         operation_id="events_import",
-        request={"application/x-ndjson": {"type": "string", "format": "binary"}},
+        request={
+            "application/x-ndjson": {
+                "type": "string",
+                "format": "binary",
+                "description": "One event object per line, with the fields of POST /events",
+            }
+        },
         responses={202: ImportJobOutput, **problems(400, 415)},
         description="NDJSON of any length, one event per line; processed in the background.",
     )
@@ -228,14 +241,21 @@ class KpiCreateInput(StrictSerializer):
     unit = serializers.ChoiceField(choices=Kpi.Unit.values)
     direction = serializers.ChoiceField(choices=Kpi.Direction.values)
     aggregation = serializers.ChoiceField(choices=Kpi.Aggregation.values)
-    min_volume = StrictNumberField(default=Decimal(0))
+    min_volume = StrictNumberField(
+        default=Decimal(0), minimum=0, below=catalogue_services.MAX_VOLUME
+    )
+
+
+def _setting_field(name: str) -> StrictIntegerField:
+    low, high = catalogue_services.SETTING_RANGES[name]
+    return StrictIntegerField(min_value=low, max_value=high, required=False)
 
 
 class KpiUpdateInput(StrictSerializer):
     name = StrictCharField(max_length=200, required=False)
-    min_volume = StrictNumberField(required=False)
-    threshold_seconds = StrictIntegerField(min_value=0, max_value=3600, required=False)
-    short_abandon_seconds = StrictIntegerField(min_value=0, max_value=600, required=False)
+    min_volume = StrictNumberField(required=False, minimum=0, below=catalogue_services.MAX_VOLUME)
+    threshold_seconds = _setting_field("threshold_seconds")
+    short_abandon_seconds = _setting_field("short_abandon_seconds")
 
 
 class KpiListApi(TenantAPIView):
@@ -370,7 +390,7 @@ class _SeriesApi(TenantAPIView):
     def series(self, code: str, **subject: Any) -> Response:
         params = self.request.query_params
         period = parse_period(params, self.tenant, default="week")
-        granularity = params.get("granularity") or "day"
+        granularity = params.get("granularity", "day")
         points = kpi_series(
             tenant=self.tenant, code=code, period=period, granularity=granularity, **subject
         )

@@ -25,6 +25,9 @@ class KpiExists(Problem):
 
 
 MAX_VOLUME = Decimal(10) ** 12
+# The interaction settings' ranges (seconds): a service-level threshold of an hour, a short
+# abandon of ten minutes, are already far beyond any contact center's.
+SETTING_RANGES = {"threshold_seconds": (0, 3600), "short_abandon_seconds": (0, 600)}
 
 
 def _volume(value: Decimal) -> Decimal:
@@ -85,8 +88,13 @@ def kpi_update(
         ("threshold_seconds", threshold_seconds),
         ("short_abandon_seconds", short_abandon_seconds),
     ):
-        if value is not None and setting not in kpi.settings:
+        if value is None:
+            continue
+        if setting not in kpi.settings:
             raise ValidationProblem({setting: f"{code} has no {setting} setting."})
+        low, high = SETTING_RANGES[setting]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValidationProblem({setting: f"A whole number of seconds from {low} to {high}."})
     if name is not None and not kpi.custom:
         raise ValidationProblem({"name": "Built-in KPIs keep their names."})
     if min_volume is not None:

@@ -24,6 +24,7 @@ from kpis.services.ingestion import events_ingest
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_STORED_REJECTIONS = 1000
+NUL_IN_LINE = "Contains a NUL character, which a JSON line cannot hold."
 
 
 def import_job_create(*, tenant: Tenant, lines: Iterable[bytes]) -> ImportJob:
@@ -31,17 +32,26 @@ def import_job_create(*, tenant: Tenant, lines: Iterable[bytes]) -> ImportJob:
     with transaction.atomic():
         job = ImportJob.objects.create(tenant=tenant)
         chunk: list[str] = []
+        unreadable: list[dict[str, Any]] = []
         first_line, count = 1, 0
         for raw in lines:
             count += 1
-            chunk.append(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if "\x00" in line:
+                # No JSON line holds a raw NUL, and PostgreSQL text cannot store one: the line
+                # is refused now and kept as an empty line, so the numbering stays.
+                unreadable.append(_line_error(count, None, NUL_IN_LINE))
+                line = ""
+            chunk.append(line)
             if len(chunk) == MAX_BATCH:
                 ImportChunk.objects.create(job=job, first_line=first_line, data="\n".join(chunk))
                 first_line, chunk = count + 1, []
         if chunk:
             ImportChunk.objects.create(job=job, first_line=first_line, data="\n".join(chunk))
         job.lines = count
-        job.save(update_fields=["lines"])
+        job.rejected = unreadable[:MAX_STORED_REJECTIONS]
+        job.rejected_count = len(unreadable)
+        job.save(update_fields=["lines", "rejected", "rejected_count"])
         from kpis.tasks import run_import
 
         transaction.on_commit(lambda: run_import.delay(job.pk), robust=True)
@@ -107,12 +117,10 @@ def import_job_run(*, job_id: int) -> str:
                 job.accepted += result.accepted
                 job.duplicates += result.duplicates
                 job.rejected_count += len(rejected)
-                room = MAX_STORED_REJECTIONS - len(job.rejected)
-                if room > 0:
-                    job.rejected = [
-                        *job.rejected,
-                        *sorted(rejected, key=lambda r: r["line"])[:room],
-                    ]
+                if len(job.rejected) < MAX_STORED_REJECTIONS:
+                    # In line order, lines refused at upload (NUL) among them.
+                    merged = sorted([*job.rejected, *rejected], key=lambda r: r["line"])
+                    job.rejected = merged[:MAX_STORED_REJECTIONS]
                 job.save(update_fields=["accepted", "duplicates", "rejected_count", "rejected"])
                 chunk.delete()
     except Exception as exc:

@@ -308,7 +308,7 @@ def test_a_guardrail_and_a_prize_entered_in_the_rows_reach_the_contest(manager, 
         (
             rows("prizes", {"rank_from": "1", "coins": "2000000"}),
             "prizes",
-            "Row 1, coins: At most 1000000.",
+            "Row 1, coins: A whole number from 0 to 1000000.",
         ),
         (
             rows("prizes", {"rank_from": "1", "coins": "5", "badge": "their-badge"}),

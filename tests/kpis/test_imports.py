@@ -136,6 +136,22 @@ def test_null_characters_reject_their_lines_and_the_job_finishes(api, agent, com
     assert list(RawEvent.objects.values_list("event_id", flat=True)) == ["e4"]
 
 
+def test_a_raw_nul_byte_rejects_its_line_not_the_upload(api, agent, commit):
+    # A NUL byte (not the JSON escape above) in the body: it was stored as is and PostgreSQL
+    # answered the upload with a 500 (found by schemathesis, issue 14).
+    body = ndjson(interaction("e1"), "\x89PNG\r\x1a\x00\x00IHDR", interaction("e3"))
+    response = commit(lambda: start(api, body))
+    assert response.status_code == 202, response.content
+    got = job(api, response.json()["id"])
+    assert got["status"] == "finished", got
+    assert (got["lines"], got["accepted"], got["rejected_count"]) == (3, 2, 1)
+    assert got["rejected"] == [
+        {"line": 2, "event_id": None,
+         "errors": {"body": ["Contains a NUL character, which a JSON line cannot hold."]}},
+    ]  # fmt: skip
+    assert sorted(RawEvent.objects.values_list("event_id", flat=True)) == ["e1", "e3"]
+
+
 def test_reimporting_the_same_file_counts_duplicates(api, agent, commit):
     body = ndjson(interaction("e1"), interaction("e2"))
     first = commit(lambda: start(api, body)).json()

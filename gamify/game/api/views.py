@@ -23,8 +23,10 @@ from accounts.api.base import (
     request_data,
 )
 from accounts.api.idempotency import idempotent
+from accounts.api.pagination import PAGE_PARAMETERS
 from accounts.api.problems import ValidationProblem
 from gamify.game import selectors, services
+from gamify.game.api.criteria import CriteriaField
 from gamify.game.models import Badge, BadgeAward, Level, PointAdjustment, PointRule
 
 
@@ -46,28 +48,44 @@ class PointRuleOutput(serializers.Serializer[PointRule]):
 
 
 def _nullable_number() -> StrictNumberField:
-    return StrictNumberField(required=False, allow_null=True)
+    return StrictNumberField(
+        required=False,
+        allow_null=True,
+        above=-services.MAX_DECIMAL,
+        below=services.MAX_DECIMAL,
+    )
 
 
 class PointRuleInput(StrictSerializer):
-    name = StrictCharField(max_length=200, required=False)
-    kpi = StrictCharField(max_length=40, required=False)
-    kind = serializers.ChoiceField(choices=PointRule.Kind.values, required=False)
-    points = StrictIntegerField(min_value=0, max_value=services.MAX_POINTS, required=False)
+    """A rule to create; a PATCH sends any of the fields."""
+
+    name = StrictCharField(max_length=200)
+    kpi = StrictCharField(max_length=40)
+    kind = serializers.ChoiceField(choices=PointRule.Kind.values)
+    points = StrictIntegerField(min_value=0, max_value=services.MAX_POINTS)
     period = serializers.ChoiceField(choices=["day", "week", "month"], required=False)
-    op = serializers.ChoiceField(choices=[">=", "<="], required=False, allow_blank=True)
+    op = serializers.ChoiceField(
+        choices=[">=", "<="],
+        required=False,
+        allow_null=True,
+        help_text="A target rule's comparison; omitted or null: the KPI's better direction",
+    )
     threshold = _nullable_number()
     lower = _nullable_number()
     upper = _nullable_number()
-    min_volume = StrictNumberField(required=False)
-    cap = StrictIntegerField(min_value=0, required=False, allow_null=True)
+    min_volume = StrictNumberField(required=False, minimum=0, below=services.MAX_DECIMAL)
+    cap = StrictIntegerField(
+        min_value=0, max_value=services.MAX_TOTAL_POINTS, required=False, allow_null=True
+    )
     active = StrictBooleanField(required=False)
-
-    REQUIRED_ON_CREATE = ("name", "kpi", "kind", "points")
 
 
 class PointRuleListApi(TenantAPIView):
-    @extend_schema(operation_id="point_rules_list", responses={200: page_of(PointRuleOutput)})
+    @extend_schema(
+        operation_id="point_rules_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_of(PointRuleOutput), **problems(400)},
+    )
     def get(self, request: Request) -> Response:
         rules = PointRule.objects.for_tenant(self.tenant).filter(deleted=False)
         return self.paginate(rules, PointRuleOutput, ordering="id")
@@ -81,9 +99,6 @@ class PointRuleListApi(TenantAPIView):
     def post(self, request: Request) -> Response:
         data = PointRuleInput(data=request_data(request))
         data.is_valid(raise_exception=True)
-        missing = [f for f in PointRuleInput.REQUIRED_ON_CREATE if f not in data.validated_data]
-        if missing:
-            raise ValidationProblem(dict.fromkeys(missing, "This field is required."))
         rule = services.point_rule_create(tenant=self.tenant, values=data.validated_data)
         return Response(PointRuleOutput(rule).data, status=status.HTTP_201_CREATED)
 
@@ -162,15 +177,19 @@ class AdjustmentCreateApi(TenantAPIView):
 
 # --- levels ---------------------------------------------------------------------------------
 class LevelSerializer(serializers.Serializer[Level]):
-    number = serializers.IntegerField(min_value=1)
+    """One row of the level table (documentation: `services.levels_validate` checks it)."""
+
+    number = serializers.IntegerField(min_value=1, max_value=services.MAX_LEVELS)
     name = serializers.CharField(max_length=100)
-    min_points = serializers.IntegerField(min_value=0)
+    min_points = serializers.IntegerField(min_value=0, max_value=services.MAX_TOTAL_POINTS)
 
 
 class LevelsApi(TenantAPIView):
     widget_access = True
 
-    @extend_schema(operation_id="levels_list", responses={200: LevelSerializer(many=True)})
+    @extend_schema(
+        operation_id="levels_list", responses={200: LevelSerializer(many=True), **problems()}
+    )
     def get(self, request: Request) -> Response:
         from gamify.game.engine import level_table
 
@@ -183,7 +202,10 @@ class LevelsApi(TenantAPIView):
         operation_id="levels_replace",
         request=LevelSerializer(many=True),
         responses={200: LevelSerializer(many=True), **problems(400)},
-        description="Replace the whole table: numbers 1, 2, 3 …, min_points from 0, increasing.",
+        description=(
+            "Replace the whole table (1 to 100 levels): numbers 1, 2, 3 …, min_points from 0, "
+            "strictly increasing."
+        ),
     )
     def put(self, request: Request) -> Response:
         if not isinstance(request.data, list):
@@ -200,25 +222,31 @@ class BadgeOutput(serializers.Serializer[Badge]):
     icon = serializers.CharField()
     coins = serializers.IntegerField()
     repeatable = serializers.BooleanField()
-    criteria = serializers.DictField()
+    criteria = CriteriaField()
     active = serializers.BooleanField()
 
 
 class BadgeInput(StrictSerializer):
-    code = StrictCharField(max_length=60, required=False)
-    name = StrictCharField(max_length=200, required=False)
+    """A badge to create; a PATCH sends any of the fields but `code`."""
+
+    code = StrictCharField(max_length=60)
+    name = StrictCharField(max_length=200)
     description = StrictCharField(required=False, allow_blank=True)
     icon = StrictCharField(max_length=500, required=False, allow_blank=True)
     coins = StrictIntegerField(min_value=0, max_value=services.MAX_POINTS, required=False)
     repeatable = StrictBooleanField(required=False)
-    criteria = serializers.DictField(required=False)
+    criteria = CriteriaField()
     active = StrictBooleanField(required=False)
 
 
 class BadgeListApi(TenantAPIView):
     widget_access = True
 
-    @extend_schema(operation_id="badges_list", responses={200: page_of(BadgeOutput)})
+    @extend_schema(
+        operation_id="badges_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_of(BadgeOutput), **problems(400)},
+    )
     def get(self, request: Request) -> Response:
         badges = Badge.objects.for_tenant(self.tenant)
         return self.paginate(badges, BadgeOutput, ordering="id")
@@ -232,9 +260,6 @@ class BadgeListApi(TenantAPIView):
         data = BadgeInput(data=request_data(request))
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        for name in ("code", "name", "criteria"):
-            if name not in values:
-                raise ValidationProblem({name: "This field is required."})
         badge = services.badge_create(tenant=self.tenant, code=values.pop("code"), values=values)
         return Response(BadgeOutput(badge).data, status=status.HTTP_201_CREATED)
 
@@ -282,7 +307,8 @@ class AgentBadgesApi(TenantAPIView):
 
     @extend_schema(
         operation_id="agents_badges",
-        responses={200: page_of(AwardOutput), **problems(404)},
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_of(AwardOutput), **problems(400, 404)},
         description="The agent's badges, latest first.",
     )
     def get(self, request: Request, external_id: str) -> Response:

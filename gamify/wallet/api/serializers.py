@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.api.base import (
+    MAX_ID,
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
@@ -14,8 +15,6 @@ from accounts.api.base import (
 )
 from accounts.api.views import HttpsUrlField
 from gamify.wallet.models import MAX_AMOUNT, MAX_QUANTITY, LedgerEntry, Redemption, Reward
-
-MAX_ID = 2**63 - 1
 
 
 class TransactionOutput(serializers.Serializer[LedgerEntry]):
@@ -65,12 +64,13 @@ class RewardPage(serializers.Serializer[Any]):
 
 
 class RewardInput(StrictSerializer):
-    """Structure here; the catalogue's rules in `services.reward_validate`."""
+    """Structure here; the catalogue's rules in `services.reward_validate`. A reward to
+    create needs `name` and `cost`; a PATCH sends any of the fields."""
 
-    name = StrictCharField(max_length=200, required=False)
+    name = StrictCharField(max_length=200)
     description = StrictCharField(max_length=2000, allow_blank=True, required=False)
     image_url = HttpsUrlField(max_length=500, allow_null=True, required=False)
-    cost = StrictIntegerField(min_value=1, max_value=MAX_AMOUNT, required=False)
+    cost = StrictIntegerField(min_value=1, max_value=MAX_AMOUNT)
     stock = StrictIntegerField(min_value=0, max_value=MAX_AMOUNT, allow_null=True, required=False)
     per_agent_monthly_limit = StrictIntegerField(
         min_value=1, max_value=MAX_AMOUNT, allow_null=True, required=False

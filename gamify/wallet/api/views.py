@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from accounts.api.auth import HasScope, Principal
 from accounts.api.base import TenantAPIView, problems, request_data
 from accounts.api.idempotency import idempotent
-from accounts.api.pagination import CursorPagination
+from accounts.api.pagination import PAGE_PARAMETERS, CursorPagination
 from accounts.api.problems import ValidationProblem
 from gamify.wallet import selectors, services
 from gamify.wallet.api.serializers import (
@@ -39,16 +39,6 @@ IDEMPOTENCY = (
     "answer (same status and body, header `Idempotent-Replayed: true`); the same key with "
     "another body is a 409. Keys expire after 24 h."
 )
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    location=OpenApiParameter.HEADER,
-    description="1–255 printable characters, kept 24 h per tenant and credential.",
-)
-PAGE_PARAMETERS = [
-    OpenApiParameter("cursor", str, description="Opaque cursor from the previous page's `next`"),
-    OpenApiParameter("limit", int, description="Page size, 1 to 500 (default 50)"),
-]
 
 
 def _flag(request: Request, name: str) -> bool | None:
@@ -92,7 +82,6 @@ class WalletGrantApi(TenantAPIView):
     @extend_schema(
         operation_id="wallet_grants_create",
         request=GrantInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: GrantOutput, **problems(400, 404, 409)},
         description="A manager's kudos: credit the agent `amount` (> 0) coins." + IDEMPOTENCY,
     )
@@ -165,7 +154,7 @@ class RewardDetailApi(TenantAPIView):
     )
     def patch(self, request: Request, reward_id: int) -> Response:
         reward = self._reward(reward_id)
-        data = RewardInput(data=request_data(request))
+        data = RewardInput(data=request_data(request), partial=True)
         data.is_valid(raise_exception=True)
         reward = services.reward_update(reward=reward, changes=data.validated_data)
         return Response(RewardOutput(reward).data)
@@ -211,7 +200,7 @@ class RedemptionListApi(TenantAPIView):
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
-        wanted = params.get("status") or None
+        wanted = params.get("status")
         if wanted is not None and wanted not in Redemption.Status.values:
             raise ValidationProblem({"status": f"One of {', '.join(Redemption.Status.values)}."})
         agent_id = None
@@ -227,7 +216,6 @@ class RedemptionListApi(TenantAPIView):
     @extend_schema(
         operation_id="redemptions_create",
         request=RedemptionInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: RedemptionOutput, **problems(400, 404, 409)},
         description=(
             "Redeem a reward: the coins are debited at once and the stock reserved; the "
@@ -275,8 +263,7 @@ class RedemptionTransitionApi(TenantAPIView):
 
     action = ""
 
-    @idempotent
-    def post(self, request: Request, redemption_id: int) -> Response:
+    def transition(self, request: Request, redemption_id: int) -> Response:
         data = TransitionInput(data=request_data(request))
         data.is_valid(raise_exception=True)
         redemption = services.redemption_transition(
@@ -293,7 +280,6 @@ def _transition_schema(operation_id: str, description: str) -> Any:
     return extend_schema(
         operation_id=operation_id,
         request=TransitionInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
         responses={200: RedemptionOutput, **problems(400, 404, 409)},
         description=description
         + " Repeating the transition that led to the current status changes nothing; any "
@@ -306,8 +292,9 @@ class RedemptionApproveApi(RedemptionTransitionApi):
     action = "approve"
 
     @_transition_schema("redemptions_approve", "requested → approved.")
+    @idempotent
     def post(self, request: Request, redemption_id: int) -> Response:
-        return super().post(request, redemption_id)
+        return self.transition(request, redemption_id)
 
 
 class RedemptionRejectApi(RedemptionTransitionApi):
@@ -318,23 +305,24 @@ class RedemptionRejectApi(RedemptionTransitionApi):
         "requested or approved → rejected: the coins are refunded (a `refund` ledger entry) "
         "and the units go back into stock.",
     )
+    @idempotent
     def post(self, request: Request, redemption_id: int) -> Response:
-        return super().post(request, redemption_id)
+        return self.transition(request, redemption_id)
 
 
 class RedemptionFulfillApi(RedemptionTransitionApi):
     action = "fulfil"
 
-    @_transition_schema("redemptions_fulfill", "approved → fulfilled (the agent got the reward).")
-    def post(self, request: Request, redemption_id: int) -> Response:
-        return super().post(request, redemption_id)
-
-
-class RedemptionFulfilApi(RedemptionTransitionApi):
-    action = "fulfil"
-
     @_transition_schema(
-        "redemptions_fulfil", "The British spelling of `fulfill`, which it behaves exactly as."
+        "redemptions_fulfill",
+        "approved → fulfilled (the agent got the reward). `POST …/fulfil`, the British "
+        "spelling, is the same operation at another URL (left out of this schema).",
     )
+    @idempotent
     def post(self, request: Request, redemption_id: int) -> Response:
-        return super().post(request, redemption_id)
+        return self.transition(request, redemption_id)
+
+
+@extend_schema(exclude=True)  # one operation, two spellings: the schema documents `fulfill`
+class RedemptionFulfilApi(RedemptionFulfillApi):
+    pass
