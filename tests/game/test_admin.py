@@ -383,7 +383,7 @@ def test_a_badge_edited_field_by_field(client, commit, staff, tenant):
         (
             {"kind": "streak", "kpi": "adherence", "threshold": 95, "period": "day", "length": 1},
             "criteria_length",
-            "A whole number, 2 or more.",
+            "A whole number from 2 to 366.",
         ),
         (
             {"kind": "count", "kpi": "contacts_handled", "count": 10, "threshold": 3},
