@@ -16,6 +16,8 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gamify
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
+# Parallel test processes (pytest-xdist); each gets its own database and Redis key prefix.
+PYTEST_WORKERS ?= 2
 
 .PHONY: help install run test lint fmt typecheck checks pytest bench clean
 
@@ -58,7 +60,7 @@ checks: install
 
 pytest: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-secret \
-	  $(VENV)/bin/pytest $(PYTEST_ARGS)
+	  $(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test: lint typecheck checks pytest
 
