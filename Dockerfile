@@ -19,6 +19,7 @@ WORKDIR /src
 # README.md* : the readme is optional for the build (matches nothing if it does not exist).
 COPY pyproject.toml README.md* ./
 COPY config ./config
+COPY core ./core
 COPY accounts ./accounts
 COPY kpis ./kpis
 COPY gamify ./gamify
@@ -29,7 +30,7 @@ FROM python:3.12-slim AS runtime
 
 # PYTHONPATH=/app: the source tree in /app (with manage.py) is what runs, for gunicorn,
 # celery and manage.py alike. PROMETHEUS_MULTIPROC_DIR lets /metrics add up every gunicorn
-# worker's counters (config/metrics.py).
+# worker's counters (core/metrics.py).
 ENV PATH="/opt/venv/bin:$PATH" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -51,6 +52,7 @@ COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY manage.py ./
 COPY config ./config
+COPY core ./core
 COPY accounts ./accounts
 COPY kpis ./kpis
 COPY gamify ./gamify

@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.api.auth import forget_key
-from accounts.api.problems import Problem
 from accounts.models import Agent, AgentHistory, ApiKey, Membership, Team, Tenant
+from core.errors import ApplicationError
 
 WRITE_ROLES = (Membership.Role.OWNER, Membership.Role.MANAGER)
 ANY_TENANT_ZONE = "the chosen tenant's time zone"
@@ -42,7 +42,7 @@ def tenant_ids(request: HttpRequest, *, write: bool = False) -> set[int]:
     return cached
 
 
-def problem_message(exc: Problem) -> str:
+def problem_message(exc: ApplicationError) -> str:
     if exc.errors:
         return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.errors.items())
     return str(exc.detail)
@@ -294,6 +294,20 @@ class TenantScopedAdmin(TenantTimesAdmin):
         super().save_model(request, obj, form, change)
 
 
+class ReadOnlyAdmin(TenantScopedAdmin):
+    """Look, never touch: derived rows (awards, ledger entries, balances) change only through
+    the services, so the admin shows them without add, change or delete."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 @admin.register(Tenant)
 class TenantAdmin(TenantTimesAdmin):
     list_display = ["name", "slug", "timezone", "week_start", "auto_create_agents"]
@@ -391,7 +405,7 @@ class TeamForm(forms.ModelForm[Team]):
                         external_id=external_id,
                         parent_external_id=parent.external_id if parent else None,
                     )
-                except Problem as exc:
+                except ApplicationError as exc:
                     self.add_error("parent", problem_message(exc))
         return data
 

@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class AccountsConfig(AppConfig):
-    """Tenants, managers, API keys, teams and agents; the API conventions every app uses."""
+    """Tenants, managers, API keys, teams and agents, and the tenant edge of the API (who calls, for
+    which tenant: auth, TenantAPIView, idempotency keys)."""
 
     name = "accounts"
 

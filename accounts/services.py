@@ -10,8 +10,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts.api.problems import ValidationProblem
-from accounts.locks import INGEST_LOCK, advisory_lock
 from accounts.models import (
     SCOPES,
     Agent,
@@ -21,6 +19,8 @@ from accounts.models import (
     Tenant,
     validate_timezone,
 )
+from core.errors import InvalidInputError
+from core.locks import INGEST_LOCK, advisory_lock
 
 EXTERNAL_ID_MAX = 128
 _FORBIDDEN_IN_ID = re.compile(r"[\x00-\x1f\x7f/\\?#%]")
@@ -48,16 +48,16 @@ def tenant_create(
 ) -> Tenant:
     """Create a tenant; the slug is derived from the name and made unique when not given."""
     if not name.strip():
-        raise ValidationProblem({"name": "Must not be empty."})
+        raise InvalidInputError({"name": "Must not be empty."})
     try:
         validate_timezone(timezone_name)
     except Exception as exc:
-        raise ValidationProblem({"timezone": f"Unknown IANA timezone {timezone_name!r}."}) from exc
+        raise InvalidInputError({"timezone": f"Unknown IANA timezone {timezone_name!r}."}) from exc
     base = slugify(slug or name)[:50] or "tenant"
     candidate, n = base, 1
     while Tenant.objects.filter(slug=candidate).exists():
         if slug:
-            raise ValidationProblem({"slug": f"A tenant with slug {slug!r} exists."})
+            raise InvalidInputError({"slug": f"A tenant with slug {slug!r} exists."})
         n += 1
         candidate = f"{base}-{n}"
     return Tenant.objects.create(
@@ -72,7 +72,7 @@ def api_key_create(
     wanted = sorted(set(scopes))
     unknown = [s for s in wanted if s not in SCOPES]
     if unknown or not wanted:
-        raise ValidationProblem(
+        raise InvalidInputError(
             {"scopes": f"Choose from {', '.join(SCOPES)} (got {', '.join(wanted) or 'none'})."}
         )
     key, raw = ApiKey.objects.create_key(tenant=tenant, scopes=wanted, name=name[:50])
@@ -120,12 +120,12 @@ def _checked_parent(
         return None
     parent = teams.get(parent_external_id)
     if parent is None:
-        raise ValidationProblem({"parent": f"No team {parent_external_id!r}."})
+        raise InvalidInputError({"parent": f"No team {parent_external_id!r}."})
     by_id = {t.pk: t for t in teams.values()}
     node: Team | None = parent
     while node is not None:
         if node.external_id == external_id:
-            raise ValidationProblem(
+            raise InvalidInputError(
                 {"parent": "A team cannot be inside itself (the parents form a cycle)."}
             )
         node = by_id.get(node.parent_id) if node.parent_id else None
@@ -153,7 +153,7 @@ def agent_upsert(
     if team_external_id is not None:
         team = Team.objects.for_tenant(tenant).filter(external_id=team_external_id).first()
         if team is None:
-            raise ValidationProblem({"team": f"No team {team_external_id!r}."})
+            raise InvalidInputError({"team": f"No team {team_external_id!r}."})
     with transaction.atomic():
         agent = (
             Agent.objects.for_tenant(tenant)
@@ -167,7 +167,7 @@ def agent_upsert(
         )
         if moved:
             # Events are stamped with the team of the moment they occurred: none may be stamped
-            # from a history this change is about to extend (accounts/locks.py). The change's
+            # from a history this change is about to extend (core/locks.py). The change's
             # time is read under the lock, so history is in the order changes commit.
             advisory_lock(INGEST_LOCK, tenant.pk)
         now = timezone.now()

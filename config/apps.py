@@ -2,13 +2,7 @@ from django.apps import AppConfig
 
 
 class ConfigConfig(AppConfig):
-    """Holds the project-wide commands (run_periodic, rebuild) and templates."""
+    """The wiring: settings, URLs, the Celery app and the `run_periodic` command that drives it."""
 
     name = "config"
     verbose_name = "Gamify"
-
-    def ready(self) -> None:
-        from config import (
-            guards,  # noqa: F401  (registers the deploy check)
-            lookups,  # noqa: F401  (registers field__any)
-        )

@@ -6,6 +6,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_asgi_application()
 
-from config.guards import require_secret_key  # noqa: E402 - needs the settings loaded
+from core.guards import require_secret_key  # noqa: E402 - needs the settings loaded
 
 require_secret_key()

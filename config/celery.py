@@ -23,7 +23,7 @@ app.autodiscover_tasks()
 @worker_init.connect
 @beat_init.connect
 def _require_secret_key(**kwargs: object) -> None:
-    from config.guards import require_secret_key
+    from core.guards import require_secret_key
 
     require_secret_key()
 
@@ -32,7 +32,7 @@ def _require_secret_key(**kwargs: object) -> None:
 @worker_process_init.connect
 def _freeze_loaded_objects(**kwargs: object) -> None:
     # A solo worker runs tasks in the process that got ready; prefork in its children.
-    from config.memory import freeze_loaded_objects
+    from core.memory import freeze_loaded_objects
 
     freeze_loaded_objects()
 
@@ -42,8 +42,8 @@ _stop_announcing = threading.Event()
 
 @worker_ready.connect
 def _announce_queues(sender: Any = None, **kwargs: object) -> None:
-    # /readyz warns about queued work that no worker consumes (config/queues.py).
-    from config.queues import keep_announcing
+    # /readyz warns about queued work that no worker consumes (core/queues.py).
+    from core.queues import keep_announcing
 
     queues = sorted(app.amqp.queues.consume_from or app.amqp.queues)
     keep_announcing(queues, _stop_announcing)

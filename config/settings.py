@@ -48,7 +48,7 @@ _secret = env.str("SECRET_KEY", default="")
 if not _secret and DEBUG:
     _secret = "insecure-development-key-only-for-make-run"  # noqa: S105 - DEBUG only
 # Without DEBUG there is no default: serving (wsgi, asgi, Celery) refuses to start without it
-# (config/guards.py), while commands that need no secret (migrate, makemigrations) still run.
+# (core/guards.py), while commands that need no secret (migrate, makemigrations) still run.
 SECRET_KEY = _secret
 ALLOWED_HOSTS: list[str] = _read("ALLOWED_HOSTS", list, ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS: list[str] = _read("CSRF_TRUSTED_ORIGINS", list, [])
@@ -216,6 +216,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "csp",
+    "core",
     "config",
     "accounts",
     "kpis",
@@ -227,18 +228,18 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.metrics.PrometheusMiddleware",
-    "accounts.api.problems.ProblemDetailsMiddleware",
-    "config.middleware.NullCharacterMiddleware",
+    "core.metrics.PrometheusMiddleware",
+    "core.api.problems.ProblemDetailsMiddleware",
+    "core.middleware.NullCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "config.middleware.CsrfViewMiddleware",
+    "core.middleware.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "config.middleware.MessageMiddleware",
+    "core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "config.security.CSPMiddleware",
+    "core.security.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -318,13 +319,13 @@ REST_FRAMEWORK = {
         "accounts.api.auth.ManagerSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api.auth.HasScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.PerCredentialRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.PerCredentialRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "accounts.api.negotiation.JSONContentNegotiation",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api.negotiation.JSONContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.CursorPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "accounts.api.problems.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.problems.exception_handler",
     "COERCE_DECIMAL_TO_STRING": False,
     "DATETIME_FORMAT": "iso-8601",
 }

@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.api import urls as accounts_urls
-from config import health, metrics
+from core import health, metrics
 from gamify import api_urls as gamify_urls
 from kpis.api import urls as kpis_urls
 

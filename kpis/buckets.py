@@ -19,9 +19,9 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from accounts.locks import APPLY_LOCK as APPLY_LOCK  # kpis and gamify lock through here
-from accounts.locks import INGEST_LOCK as INGEST_LOCK
-from accounts.locks import advisory_lock as advisory_lock
+from core.locks import APPLY_LOCK as APPLY_LOCK  # kpis and gamify lock through here
+from core.locks import INGEST_LOCK as INGEST_LOCK
+from core.locks import advisory_lock as advisory_lock
 from kpis.formulas import COUNTERS
 
 AGENT_HOUR = "kpis_agenthour"

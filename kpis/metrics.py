@@ -9,7 +9,7 @@ from django.utils import timezone
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from config.metrics import SCRAPE_COLLECTORS
+from core.metrics import SCRAPE_COLLECTORS
 
 EVENTS = Counter(
     "gamify_events_total", "Events received, by outcome and source", ["outcome", "source"]

@@ -15,10 +15,9 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from accounts.api.base import parse_aware_datetime
-from accounts.api.problems import ValidationProblem
 from accounts.models import Tenant
-from accounts.times import day_range_error
+from core.errors import InvalidInputError
+from core.times import day_range_error, parse_aware_datetime
 
 PERIOD_TYPES = ("day", "week", "month", "quarter", "year", "all")
 GRANULARITIES = ("hour", "day", "week", "month")
@@ -113,23 +112,23 @@ def parse_period(params: Mapping[str, str], tenant: Tenant, *, default: str = "d
     if start_raw is not None or end_raw is not None:
         if start_raw is None or end_raw is None:
             missing = "end" if start_raw is not None else "start"
-            raise ValidationProblem({missing: "A custom window needs both start and end."})
+            raise InvalidInputError({missing: "A custom window needs both start and end."})
         if params.get("period") not in (None, "custom"):
-            raise ValidationProblem({"period": "Give either period (and date) or start and end."})
-        # Both bounded to the kept span (accounts/times.py) by the parser.
+            raise InvalidInputError({"period": "Give either period (and date) or start and end."})
+        # Both bounded to the kept span (core/times.py) by the parser.
         start = parse_aware_datetime(start_raw, "start")
         end = parse_aware_datetime(end_raw, "end")
         for name, value in (("start", start), ("end", end)):
             if hour_start(value, tenant.tz) != value.astimezone(UTC):
-                raise ValidationProblem({name: "Must fall on a whole hour of the tenant's time."})
+                raise InvalidInputError({name: "Must fall on a whole hour of the tenant's time."})
         if end <= start:
-            raise ValidationProblem({"end": "Must be after start."})
+            raise InvalidInputError({"end": "Must be after start."})
         if end - start > MAX_CUSTOM_SPAN:
-            raise ValidationProblem({"end": "A custom window spans at most 5 years."})
+            raise InvalidInputError({"end": "A custom window spans at most 5 years."})
         return Period("custom", start.astimezone(UTC), end.astimezone(UTC))
     kind = params.get("period", default)
     if kind not in PERIOD_TYPES:
-        raise ValidationProblem({"period": f"Must be one of {', '.join(PERIOD_TYPES)}."})
+        raise InvalidInputError({"period": f"Must be one of {', '.join(PERIOD_TYPES)}."})
     day = local_today(tenant)
     if "date" in params:
         raw = params["date"]
@@ -139,9 +138,9 @@ def parse_period(params: Mapping[str, str], tenant: Tenant, *, default: str = "d
                 raise ValueError(raw)
             day = date.fromisoformat(raw)
         except ValueError as exc:
-            raise ValidationProblem({"date": "Must be a date, YYYY-MM-DD."}) from exc
+            raise InvalidInputError({"date": "Must be a date, YYYY-MM-DD."}) from exc
         if error := day_range_error(day):
-            raise ValidationProblem({"date": error})
+            raise InvalidInputError({"date": error})
     return period_of(kind, day, tenant)
 
 

@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from accounts.services import external_id_errors
-from accounts.times import EARLIEST_TIME, EVENT_TOO_OLD
+from core.times import EARLIEST_TIME, EVENT_TOO_OLD
 
 MAX_DURATION = 86_400  # seconds: nothing we ingest lasts longer than a day
 FUTURE_TOLERANCE = timedelta(minutes=15)

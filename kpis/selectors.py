@@ -12,9 +12,9 @@ from typing import Any
 
 from django.db.models import Min, Q, Sum
 
-from accounts.api.problems import NotFoundProblem, ValidationProblem
 from accounts.models import Agent, AgentHistory, Team, Tenant
 from accounts.selectors import team_descendants
+from core.errors import InvalidInputError, NotFoundError
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
 from kpis.formulas import COUNTERS, INDEX, KpiValue, builtin_value, kpi_value
 from kpis.models import (
@@ -203,12 +203,12 @@ def kpi_series(
 ) -> list[dict[str, Any]]:
     """One point per granule of the period (empty granules included, value null)."""
     if granularity not in GRANULARITIES:
-        raise ValidationProblem({"granularity": f"Must be one of {', '.join(GRANULARITIES)}."})
+        raise InvalidInputError({"granularity": f"Must be one of {', '.join(GRANULARITIES)}."})
     catalogue = kpi_catalogue(tenant)
     kpi = catalogue.get(code)
     subject = "agent" if agent is not None else "team"
     if kpi is None or (kpi.formula is not None and subject not in kpi.formula.scopes):
-        raise NotFoundProblem(f"No {subject} KPI {code!r}.")
+        raise NotFoundError(f"No {subject} KPI {code!r}.")
     team_ids: Any = team_descendants(tenant=tenant, team_id=team.pk) if team else None
     agent_id: Any = agent.pk if agent is not None else None
     first = None
@@ -220,7 +220,7 @@ def kpi_series(
         )["first"]
     spans = list(granules(period, granularity, tenant, first=first))
     if len(spans) > MAX_POINTS:
-        raise ValidationProblem(
+        raise InvalidInputError(
             {"granularity": f"Too many points ({len(spans)} > {MAX_POINTS}): choose a coarser one."}
         )
     if not spans:

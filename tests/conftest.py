@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from accounts.models import SCOPES, Tenant
 from accounts.services import agent_upsert, api_key_create, team_upsert, tenant_create
 from config.celery import app as celery_app
-from config.redis import get_redis
+from core.redis import get_redis
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from config import bulk
+from core import bulk
 from gamify.game.models import AgentDayPoints, AgentGameState
 from tests.factories import AgentFactory
 

@@ -56,8 +56,8 @@ def test_every_task_is_routed_to_a_declared_queue():
 
 
 def test_readyz_warns_about_work_no_worker_consumes(client, settings):
-    from config.queues import announce_consumer, consumer_key
-    from config.redis import get_redis
+    from core.queues import announce_consumer, consumer_key
+    from core.redis import get_redis
 
     redis_client = get_redis()
     assert redis_client is not None

@@ -12,8 +12,8 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 
-from accounts.api.problems import ValidationProblem
 from accounts.models import Membership
+from core.errors import InvalidInputError
 from gamify.contests import services as contest_services
 from gamify.game import services as game_services
 from gamify.game.models import Badge, GameSettings, Level, PointRule
@@ -334,7 +334,7 @@ def test_the_admin_refuses_a_level_out_of_range(manager, tenant):
 
 def test_contest_validation_the_admin_shares_refuses_a_prize_rank_out_of_range(tenant):
     # The contest admin form hands its prizes to contest_validate, as the API does.
-    with pytest.raises(ValidationProblem) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         contest_services.contest_validate(
             tenant=tenant,
             values={

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from config import redis as redis_module
-from config.redis import get_redis, redis_key, run_script
+from core import redis as redis_module
+from core.redis import get_redis, redis_key, run_script
 
 SCRIPT = "return {redis.call('GET', KEYS[1]), ARGV[1]}"
 

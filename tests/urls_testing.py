@@ -9,8 +9,8 @@ from rest_framework.response import Response
 
 from accounts.api.base import TenantAPIView
 from accounts.api.idempotency import idempotent
-from accounts.api.problems import Problem
 from accounts.models import Team
+from core.api.problems import Problem
 
 
 class Boom(TenantAPIView):

@@ -27,8 +27,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from accounts.api.problems import Problem, ValidationProblem
 from accounts.models import IdempotencyRecord
+from core.api.problems import Problem
+from core.errors import ApplicationError, InvalidInputError
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 # A request that has held its key this long without finishing died with its process.
@@ -126,7 +127,7 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
         if key is None:
             return view_method(self, request, *args, **kwargs)
         if not 1 <= len(key) <= 255 or not key.isprintable():
-            raise ValidationProblem({"Idempotency-Key": "Must be 1 to 255 printable characters."})
+            raise InvalidInputError({"Idempotency-Key": "Must be 1 to 255 printable characters."})
         principal: Any = request.user
         print_ = fingerprint(request)
         record, created = _claim(
@@ -150,7 +151,7 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
 
         try:
             response = view_method(self, request, *args, **kwargs)
-        except APIException as exc:
+        except (APIException, ApplicationError) as exc:
             response = self.handle_exception(exc)
         except BaseException:
             IdempotencyRecord.objects.filter(pk=record.pk).delete()

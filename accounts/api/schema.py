@@ -1,13 +1,9 @@
-"""drf-spectacular extensions: Gamify's authentication, and request bodies that refuse unknown
-fields, as the OpenAPI schema describes them."""
+"""drf-spectacular extensions: Gamify's authentication schemes, as the OpenAPI schema
+describes them."""
 
 from typing import Any
 
-from drf_spectacular.extensions import (
-    OpenApiAuthenticationExtension,
-    OpenApiSerializerExtension,
-    OpenApiSerializerFieldExtension,
-)
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class BearerScheme(OpenApiAuthenticationExtension):
@@ -33,36 +29,3 @@ class ManagerSessionScheme(OpenApiAuthenticationExtension):
             "name": "sessionid",
             "description": "A manager's admin session; pick the tenant with X-Gamify-Tenant",
         }
-
-
-class StrictSerializerSchema(OpenApiSerializerExtension):
-    """A StrictSerializer answers an unknown field with a 400 naming it: its request body says
-    `additionalProperties: false`, so generated clients and fuzzers know."""
-
-    target_class = "accounts.api.base.StrictSerializer"
-    match_subclasses = True
-
-    def map_serializer(self, auto_schema: Any, direction: str) -> Any:
-        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
-        if direction == "request":
-            schema["additionalProperties"] = False
-        return schema
-
-
-class StrictNumberFieldSchema(OpenApiSerializerFieldExtension):
-    """A StrictNumberField is a JSON number within the bounds the field (and the service
-    behind it) enforces: the schema says so, so clients and fuzzers know the range."""
-
-    target_class = "accounts.api.base.StrictNumberField"
-    match_subclasses = True
-
-    def map_serializer_field(self, auto_schema: Any, direction: str) -> Any:
-        schema: dict[str, Any] = {"type": "number"}
-        for keyword, bound in (
-            ("minimum", self.target.minimum),
-            ("exclusiveMinimum", self.target.above),
-            ("exclusiveMaximum", self.target.below),
-        ):
-            if bound is not None:
-                schema[keyword] = int(bound) if bound == bound.to_integral_value() else float(bound)
-        return schema

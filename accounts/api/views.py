@@ -13,20 +13,20 @@ from rest_framework.response import Response
 
 from accounts import selectors, services
 from accounts.api.auth import widget_token_mint
-from accounts.api.base import (
+from accounts.api.base import TenantAPIView
+from accounts.models import Agent, Team
+from core.api.base import (
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
     StrictSerializer,
-    TenantAPIView,
     check_raw_length,
     page_of,
     problems,
     request_data,
 )
-from accounts.api.pagination import PAGE_PARAMETERS
-from accounts.api.problems import ValidationProblem
-from accounts.models import Agent, Team
+from core.api.pagination import PAGE_PARAMETERS
+from core.errors import InvalidInputError
 
 
 class ExternalIdMixin:
@@ -34,7 +34,7 @@ class ExternalIdMixin:
     def check_external_id(external_id: str) -> None:
         errors = services.external_id_errors(external_id)
         if errors:
-            raise ValidationProblem({"external_id": errors})
+            raise InvalidInputError({"external_id": errors})
 
 
 class TeamOutput(serializers.Serializer[Team]):
@@ -137,7 +137,7 @@ class AgentListApi(TenantAPIView):
     def get(self, request: Request) -> Response:
         active_param = request.query_params.get("active")
         if active_param not in (None, "true", "false"):
-            raise ValidationProblem({"active": "Must be true or false."})
+            raise InvalidInputError({"active": "Must be true or false."})
         agents = selectors.agent_list(
             tenant=self.tenant,
             team=request.query_params.get("team"),
@@ -215,7 +215,7 @@ class WidgetTokenCreateApi(TenantAPIView):
         data.is_valid(raise_exception=True)
         agent = self.get_agent(data.validated_data["agent"])
         if not agent.active:
-            raise ValidationProblem({"agent": "The agent is inactive."})
+            raise InvalidInputError({"agent": "The agent is inactive."})
         token, expires = widget_token_mint(
             agent=agent, ttl_seconds=data.validated_data["ttl_seconds"]
         )

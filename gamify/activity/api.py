@@ -9,10 +9,11 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import TenantAPIView, page_of, problems
-from accounts.api.pagination import PAGE_PARAMETERS
-from accounts.api.problems import ValidationProblem
+from accounts.api.base import TenantAPIView
 from accounts.selectors import team_descendants
+from core.api.base import page_of, problems
+from core.api.pagination import PAGE_PARAMETERS
+from core.errors import InvalidInputError
 from gamify.activity.models import ACTIVITY_TYPES, Activity
 from gamify.activity.selectors import activity_list
 
@@ -52,6 +53,6 @@ class ActivityListApi(TenantAPIView):
         types = [t for t in (params.get("types") or "").split(",") if t]
         unknown = sorted(set(types) - set(ACTIVITY_TYPES))
         if unknown:
-            raise ValidationProblem({"types": f"Unknown types: {', '.join(unknown)}."})
+            raise InvalidInputError({"types": f"Unknown types: {', '.join(unknown)}."})
         feed = activity_list(tenant=self.tenant, types=types, **filters)
         return self.paginate(feed, ActivityOutput, ordering="-id")

@@ -14,9 +14,9 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from accounts.admin import TenantScopedAdmin, problem_message, tenant_ids
-from accounts.admin_fields import RowsField
-from accounts.api.problems import Problem
 from accounts.models import Agent, Team, Tenant
+from core.admin_fields import RowsField
+from core.errors import ApplicationError
 from gamify.contests import selectors, services
 from gamify.contests.models import Contest
 from gamify.game.models import Badge
@@ -139,14 +139,14 @@ class ContestForm(forms.ModelForm[Contest]):
         }
         try:
             self.cleaned_values = services.contest_validate(tenant=tenant, values=values)
-        except Problem as exc:
+        except ApplicationError as exc:
             self._show(exc)
         else:  # the rows as the service stores them (floats, defaults filled in)
             data["guardrails"] = self.cleaned_values["guardrails"]
             data["prizes"] = self.cleaned_values["prizes"]
         return data
 
-    def _show(self, exc: Problem) -> None:
+    def _show(self, exc: ApplicationError) -> None:
         """Each service error on the field it names."""
         for key, problems in exc.errors.items():
             name, where = field_of(key, self.fields)
@@ -191,7 +191,7 @@ class ContestAdmin(TenantScopedAdmin):
                 saved = services.contest_update(contest=obj, changes=values, draft=draft)
             else:
                 saved = services.contest_create(tenant=obj.tenant, values=values, draft=draft)
-        except Problem as exc:
+        except ApplicationError as exc:
             messages.error(request, problem_message(exc))
             return
         obj.pk, obj.status = saved.pk, saved.status
@@ -203,7 +203,7 @@ class ContestAdmin(TenantScopedAdmin):
             try:
                 services.contest_cancel(contest=contest)
                 done += 1
-            except Problem as exc:
+            except ApplicationError as exc:
                 messages.warning(request, f"{contest}: {problem_message(exc)}")
         messages.success(request, f"{done} contest(s) cancelled.")
 

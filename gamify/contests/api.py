@@ -6,24 +6,24 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import (
+from accounts.api.base import TenantAPIView
+from core.api.base import (
     AwareDateTimeField,
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
     StrictNumberField,
     StrictSerializer,
-    TenantAPIView,
+    get_for_tenant_or_404,
     page_of,
     problems,
     request_data,
 )
-from accounts.api.pagination import PAGE_PARAMETERS, limit_parameter, parse_limit
-from accounts.api.problems import ValidationProblem
+from core.api.pagination import PAGE_PARAMETERS, limit_parameter, parse_limit
+from core.errors import InvalidInputError
 from gamify.contests import selectors, services
 from gamify.contests.models import Contest
 from gamify.game.services import MAX_DECIMAL, MAX_RANK
@@ -142,7 +142,7 @@ class ContestListApi(TenantAPIView):
         wanted = request.query_params.get("status")
         if wanted is not None:
             if wanted not in Contest.Status.values:
-                raise ValidationProblem({"status": f"One of {', '.join(Contest.Status.values)}."})
+                raise InvalidInputError({"status": f"One of {', '.join(Contest.Status.values)}."})
             contests = contests.filter(status=wanted)
         if self.principal.is_widget:
             contests = contests.exclude(status=Contest.Status.DRAFT)
@@ -173,13 +173,12 @@ class _ContestView(TenantAPIView):
     widget_access = True
 
     def contest(self, contest_id: int) -> Contest:
-        contests = Contest.objects.for_tenant(self.tenant).select_related("tenant")
+        contests = Contest.objects.select_related("tenant")
         if self.principal.is_widget:
             contests = contests.exclude(status=Contest.Status.DRAFT)
-        contest = contests.filter(pk=contest_id).first()
-        if contest is None:
-            raise NotFound(f"No contest {contest_id}.")
-        return contest
+        return get_for_tenant_or_404(
+            contests, self.tenant, f"No contest {contest_id}.", pk=contest_id
+        )
 
 
 class ContestDetailApi(_ContestView):

@@ -19,10 +19,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.api.problems import Problem, ValidationProblem
 from accounts.models import Agent, Team, Tenant
 from accounts.selectors import team_descendants
-from accounts.times import time_range_error
+from core.errors import ConflictError, InvalidInputError
+from core.times import time_range_error
 from gamify.activity.services import NewActivity, activities_record
 from gamify.contests.models import Contest, ContestResult
 from gamify.game.engine import badges_award
@@ -54,8 +54,7 @@ FIELDS = (
 MAX_PRIZE = 1_000_000
 
 
-class ContestClosed(Problem):
-    status_code = 409
+class ContestClosed(ConflictError):
     slug = "contest-closed"
     title = "The contest can no longer change"
 
@@ -65,38 +64,38 @@ def contest_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[str, 
     """Check a whole contest; errors name the field (participants.teams.0, prizes.1.coins …)."""
     clean = {k: values.get(k) for k in FIELDS}
     if not str(clean["name"] or "").strip():
-        raise ValidationProblem({"name": "Must not be empty."})
+        raise InvalidInputError({"name": "Must not be empty."})
     if clean["kind"] not in Contest.Kind.values:
-        raise ValidationProblem({"kind": "Must be ranked or target."})
+        raise InvalidInputError({"kind": "Must be ranked or target."})
     if clean["entity"] not in Contest.Entity.values:
-        raise ValidationProblem({"entity": "Must be agent or team."})
+        raise InvalidInputError({"entity": "Must be agent or team."})
     catalogue = kpi_catalogue(tenant)
     metric = clean["metric"]
     kpi = catalogue.get(metric) if isinstance(metric, str) else None
     if metric != "points" and kpi is None:
-        raise ValidationProblem({"metric": "Use points or a KPI code."})
+        raise InvalidInputError({"metric": "Use points or a KPI code."})
     if kpi is not None and kpi.formula is not None and clean["entity"] not in kpi.formula.scopes:
-        raise ValidationProblem({"metric": f"{metric} is not measured per {clean['entity']}."})
+        raise InvalidInputError({"metric": f"{metric} is not measured per {clean['entity']}."})
     starts_at, ends_at = clean["starts_at"], clean["ends_at"]
     for name, instant in (("starts_at", starts_at), ("ends_at", ends_at)):
         if not isinstance(instant, datetime) or instant.tzinfo is None:
-            raise ValidationProblem({name: "A time with its UTC offset."})
+            raise InvalidInputError({name: "A time with its UTC offset."})
     assert isinstance(starts_at, datetime)
     assert isinstance(ends_at, datetime)
     for name, instant in (("starts_at", starts_at), ("ends_at", ends_at)):
         if error := time_range_error(instant):  # the admin's forms come here too
-            raise ValidationProblem({name: error})
+            raise InvalidInputError({name: error})
     for name, instant in (("starts_at", starts_at), ("ends_at", ends_at)):
         if hour_start(instant, tenant.tz) != instant:
-            raise ValidationProblem({name: "Must fall on a whole hour of the tenant's time."})
+            raise InvalidInputError({name: "Must fall on a whole hour of the tenant's time."})
     if ends_at <= starts_at:
-        raise ValidationProblem({"ends_at": "Must be after starts_at."})
+        raise InvalidInputError({"ends_at": "Must be after starts_at."})
     if ends_at - starts_at > timedelta(days=366):
-        raise ValidationProblem({"ends_at": "A contest lasts at most a year."})
+        raise InvalidInputError({"ends_at": "A contest lasts at most a year."})
     if metric == "points":
         for name, instant in (("starts_at", starts_at), ("ends_at", ends_at)):
             if instant.astimezone(tenant.tz).hour != 0:
-                raise ValidationProblem(
+                raise InvalidInputError(
                     {
                         name: "Points are counted per day: a points contest runs midnight to "
                         "midnight (tenant's time). Use a KPI for shorter windows."
@@ -106,11 +105,11 @@ def contest_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[str, 
     clean["min_volume"] = _decimal(clean["min_volume"], "min_volume", minimum=Decimal(0))
     clean["target"] = _decimal(clean["target"], "target")
     if clean["kind"] == Contest.Kind.TARGET and clean["target"] is None:
-        raise ValidationProblem({"target": "A target contest needs a target."})
+        raise InvalidInputError({"target": "A target contest needs a target."})
     clean["guardrails"] = _guardrails(catalogue, clean["guardrails"], clean["entity"])
     clean["prizes"] = _prizes(tenant, clean["prizes"])
     if clean["recurrence"] not in (None, *Contest.Recurrence.values):
-        raise ValidationProblem({"recurrence": "null, daily, weekly or monthly."})
+        raise InvalidInputError({"recurrence": "null, daily, weekly or monthly."})
     clean["name"] = str(clean["name"]).strip()
     return clean
 
@@ -119,15 +118,15 @@ def _participants(tenant: Tenant, value: Any, entity: str) -> dict[str, list[str
     if value in (None, {}):
         return {"teams": [], "agents": []}
     if not isinstance(value, Mapping):
-        raise ValidationProblem({"participants": 'An object {"teams": [...], "agents": [...]}.'})
+        raise InvalidInputError({"participants": 'An object {"teams": [...], "agents": [...]}.'})
     unknown = sorted(set(value) - {"teams", "agents"})
     if unknown:
-        raise ValidationProblem({f"participants.{unknown[0]}": "Unknown field."})
+        raise InvalidInputError({f"participants.{unknown[0]}": "Unknown field."})
     out: dict[str, list[str]] = {}
     for name, model in (("teams", Team), ("agents", Agent)):
         ids = value.get(name) or []
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            raise ValidationProblem({f"participants.{name}": "A list of external ids."})
+            raise InvalidInputError({f"participants.{name}": "A list of external ids."})
         known = set(
             model.objects.for_tenant(tenant)
             .filter(external_id__in=ids)
@@ -135,12 +134,12 @@ def _participants(tenant: Tenant, value: Any, entity: str) -> dict[str, list[str
         )
         for index, external_id in enumerate(ids):
             if external_id not in known:
-                raise ValidationProblem(
+                raise InvalidInputError(
                     {f"participants.{name}.{index}": f"No {name[:-1]} {external_id!r}."}
                 )
         out[name] = list(dict.fromkeys(ids))
     if entity == "team" and out["agents"]:
-        raise ValidationProblem({"participants.agents": "A team contest lists teams only."})
+        raise InvalidInputError({"participants.agents": "A team contest lists teams only."})
     return out
 
 
@@ -148,24 +147,24 @@ def _guardrails(catalogue: Mapping[str, Any], value: Any, entity: str) -> list[d
     if value in (None, []):
         return []
     if not isinstance(value, list):
-        raise ValidationProblem({"guardrails": 'A list of {"kpi", "op", "value"}.'})
+        raise InvalidInputError({"guardrails": 'A list of {"kpi", "op", "value"}.'})
     out = []
     for index, rail in enumerate(value):
         where = f"guardrails.{index}"
         if not isinstance(rail, Mapping):
-            raise ValidationProblem({where: 'An object {"kpi", "op", "value"}.'})
+            raise InvalidInputError({where: 'An object {"kpi", "op", "value"}.'})
         unknown = sorted(set(rail) - {"kpi", "op", "value"})
         if unknown:
-            raise ValidationProblem({f"{where}.{unknown[0]}": "Unknown field."})
+            raise InvalidInputError({f"{where}.{unknown[0]}": "Unknown field."})
         code = rail.get("kpi")
         kpi = catalogue.get(code) if isinstance(code, str) else None
         if kpi is None or kpi.formula is None or entity not in kpi.formula.scopes:
-            raise ValidationProblem({f"{where}.kpi": "A built-in KPI measured for the entity."})
+            raise InvalidInputError({f"{where}.kpi": "A built-in KPI measured for the entity."})
         if rail.get("op") not in (">=", "<="):
-            raise ValidationProblem({f"{where}.op": "Must be >= or <=."})
+            raise InvalidInputError({f"{where}.op": "Must be >= or <=."})
         number = _decimal(rail.get("value"), f"{where}.value")
         if number is None:
-            raise ValidationProblem({f"{where}.value": "This field is required."})
+            raise InvalidInputError({f"{where}.value": "This field is required."})
         out.append({"kpi": kpi.code, "op": rail["op"], "value": float(number)})
     return out
 
@@ -174,16 +173,16 @@ def _prizes(tenant: Tenant, value: Any) -> list[dict[str, Any]]:
     if value in (None, []):
         return []
     if not isinstance(value, list):
-        raise ValidationProblem({"prizes": "A list of prizes."})
+        raise InvalidInputError({"prizes": "A list of prizes."})
     badges = set(Badge.objects.for_tenant(tenant).values_list("code", flat=True))
     out = []
     for index, prize in enumerate(value):
         where = f"prizes.{index}"
         if not isinstance(prize, Mapping):
-            raise ValidationProblem({where: "An object."})
+            raise InvalidInputError({where: "An object."})
         unknown = sorted(set(prize) - {"rank_from", "rank_to", "coins", "badge"})
         if unknown:
-            raise ValidationProblem({f"{where}.{unknown[0]}": "Unknown field."})
+            raise InvalidInputError({f"{where}.{unknown[0]}": "Unknown field."})
         first, last = prize.get("rank_from", 1), prize.get("rank_to", prize.get("rank_from", 1))
         coins = prize.get("coins", 0)
         for name, number, low, high in (
@@ -192,14 +191,14 @@ def _prizes(tenant: Tenant, value: Any) -> list[dict[str, Any]]:
             ("coins", coins, 0, MAX_PRIZE),
         ):
             if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
-                raise ValidationProblem(
+                raise InvalidInputError(
                     {f"{where}.{name}": f"A whole number from {low} to {high}."}
                 )
         if last < first:
-            raise ValidationProblem({f"{where}.rank_to": "Must be at least rank_from."})
+            raise InvalidInputError({f"{where}.rank_to": "Must be at least rank_from."})
         badge = prize.get("badge")
         if badge is not None and badge not in badges:
-            raise ValidationProblem({f"{where}.badge": f"No badge {badge!r}."})
+            raise InvalidInputError({f"{where}.badge": f"No badge {badge!r}."})
         out.append({"rank_from": first, "rank_to": last, "coins": coins, "badge": badge})
     return out
 

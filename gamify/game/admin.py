@@ -10,9 +10,9 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from accounts.admin import TenantScopedAdmin, problem_message
-from accounts.api.problems import Problem
+from accounts.admin import ReadOnlyAdmin, TenantScopedAdmin, problem_message
 from accounts.models import Tenant
+from core.errors import ApplicationError
 from gamify.game import services
 from gamify.game.models import (
     Badge,
@@ -53,7 +53,7 @@ class PointRuleForm(forms.ModelForm[PointRule]):
             values = {k: data.get(k) for k in services.RULE_FIELDS}
             try:
                 cleaned = services.point_rule_validate(tenant=tenant, values=values)
-            except Problem as exc:
+            except ApplicationError as exc:
                 for field, messages in exc.errors.items():
                     target = field if field in self.fields else None
                     self.add_error(target, messages)
@@ -179,7 +179,7 @@ class BadgeForm(forms.ModelForm[Badge]):
                 criteria[name] = value
         try:
             clean = services.badge_validate(tenant=tenant, values={**data, "criteria": criteria})
-        except Problem as exc:
+        except ApplicationError as exc:
             for key, messages in exc.errors.items():
                 field = {"criteria": "kind", "criteria.kind": "kind"}.get(
                     key, key.replace("criteria.", "criteria_")
@@ -243,7 +243,7 @@ class LevelForm(forms.ModelForm[Level]):
         }  # fmt: skip
         try:
             services.levels_validate([table[n] for n in sorted(table)])
-        except Problem as exc:
+        except ApplicationError as exc:
             self.add_error(None, problem_message(exc))
         return data
 
@@ -267,17 +267,6 @@ class LevelAdmin(TenantScopedAdmin):
         table[obj.number] = {"number": obj.number, "name": obj.name, "min_points": obj.min_points}
         rows = services.levels_replace(tenant=obj.tenant, levels=[table[n] for n in sorted(table)])
         obj.pk = next(r.pk for r in rows if r.number == obj.number)
-
-
-class ReadOnlyAdmin(TenantScopedAdmin):
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(PointAward)

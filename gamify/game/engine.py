@@ -27,8 +27,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Tenant
-from accounts.times import EARLIEST_DAY, LATEST_DAY
-from config.bulk import bulk_upsert
+from core.bulk import bulk_upsert
+from core.times import EARLIEST_DAY, LATEST_DAY
 from gamify.activity.services import NewActivity, activities_record
 from gamify.game.models import (
     AgentDayPoints,
@@ -276,7 +276,7 @@ def game_recompute(
 
 
 def kept_days(agent_days: Mapping[int, Iterable[date]]) -> dict[int, set[date]]:
-    """The touched days inside the span Gamify keeps (accounts.times): an event stored before
+    """The touched days inside the span Gamify keeps (core.times): an event stored before
     events were bounded (year 1, say) changes its buckets but no game state, whose period
     arithmetic would overflow at the ends of the calendar."""
     kept: dict[int, set[date]] = {}

@@ -19,7 +19,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from accounts.models import Tenant
-from accounts.times import EARLIEST_DAY
+from core.times import EARLIEST_DAY
 from gamify.game.engine import PERIODS, Context, PeriodSums, badges_award, game_recompute, meets
 from gamify.game.models import (
     AgentDayPoints,
@@ -48,7 +48,7 @@ def periods_due(*, tenant: Tenant, now: datetime | None = None) -> Iterator[tupl
     ctx = Context.load(tenant)
     first_data = AgentDay.objects.filter(tenant=tenant).aggregate(first=Min("day"))["first"]
     created = tenant.created_at.astimezone(tenant.tz).date()
-    # Data stored before events were bounded (accounts.times) may be older than that span.
+    # Data stored before events were bounded (core.times) may be older than that span.
     origin = max(min(first_data, created) if first_data else created, EARLIEST_DAY)
     last = dict(
         PeriodClose.objects.for_tenant(tenant)

@@ -1,6 +1,6 @@
 """Writes of the game configuration and ledgers: the one path for the API and the admin.
 
-Validation lives here (raising `ValidationProblem` naming the field), so the admin forms and
+Validation lives here (raising `InvalidInputError` naming the field), so the admin forms and
 the API refuse exactly the same things.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.api.base import MAX_ID
-from accounts.api.problems import Problem, ValidationProblem
 from accounts.models import Agent, Tenant
+from core.errors import ConflictError, InvalidInputError
+from core.ids import MAX_ID
 from gamify.activity.services import activity_record
 from gamify.game.engine import (
     PERIODS,
@@ -71,8 +71,7 @@ MAX_GRACE_MINUTES = 7 * 24 * 60
 MAX_DECIMAL = Decimal(10) ** 13
 
 
-class Conflict(Problem):
-    status_code = 409
+class Conflict(ConflictError):
     slug = "conflict"
     title = "Conflict"
 
@@ -81,24 +80,24 @@ def _decimal(value: Any, field: str, *, minimum: Decimal | None = None) -> Decim
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise ValidationProblem({field: "Must be a number."})
+        raise InvalidInputError({field: "Must be a number."})
     try:
         number = Decimal(str(value))
     except InvalidOperation as exc:
-        raise ValidationProblem({field: "Must be a number."}) from exc
+        raise InvalidInputError({field: "Must be a number."}) from exc
     if not number.is_finite() or abs(number) >= MAX_DECIMAL:
-        raise ValidationProblem({field: "Must be a number between -10^13 and 10^13."})
+        raise InvalidInputError({field: "Must be a number between -10^13 and 10^13."})
     if minimum is not None and number < minimum:
-        raise ValidationProblem({field: f"Must be at least {minimum}."})
+        raise InvalidInputError({field: f"Must be at least {minimum}."})
     return number
 
 
 def _agent_kpi(catalogue: Mapping[str, CatalogueKpi], code: Any, field: str) -> CatalogueKpi:
     kpi = catalogue.get(code) if isinstance(code, str) else None
     if kpi is None:
-        raise ValidationProblem({field: f"Unknown KPI {code!r}."})
+        raise InvalidInputError({field: f"Unknown KPI {code!r}."})
     if kpi.formula is not None and "agent" not in kpi.formula.scopes:
-        raise ValidationProblem({field: f"{code} is measured for teams only."})
+        raise InvalidInputError({field: f"{code} is measured for teams only."})
     return kpi
 
 
@@ -108,47 +107,47 @@ def point_rule_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[st
     kpi = _agent_kpi(kpi_catalogue(tenant), clean.get("kpi"), "kpi")
     kind = clean.get("kind")
     if kind not in PointRule.Kind.values:
-        raise ValidationProblem({"kind": "Must be per_unit, target or scaled."})
+        raise InvalidInputError({"kind": "Must be per_unit, target or scaled."})
     if clean.get("period", "day") not in PERIODS:
-        raise ValidationProblem({"period": "Must be day, week or month."})
+        raise InvalidInputError({"period": "Must be day, week or month."})
     points = clean.get("points")
     if isinstance(points, bool) or not isinstance(points, int) or not 0 <= points <= MAX_POINTS:
-        raise ValidationProblem({"points": f"Must be a whole number from 0 to {MAX_POINTS}."})
+        raise InvalidInputError({"points": f"Must be a whole number from 0 to {MAX_POINTS}."})
     cap = clean.get("cap")
     if cap is not None and (
         isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= MAX_TOTAL_POINTS
     ):
-        raise ValidationProblem({"cap": f"Must be a whole number from 0 to {MAX_TOTAL_POINTS}."})
+        raise InvalidInputError({"cap": f"Must be a whole number from 0 to {MAX_TOTAL_POINTS}."})
     clean["min_volume"] = _decimal(clean.get("min_volume") or 0, "min_volume", minimum=Decimal(0))
     for name in ("threshold", "lower", "upper"):
         clean[name] = _decimal(clean.get(name), name)
     op = clean.get("op") or ""
     if kind == PointRule.Kind.TARGET:
         if clean["threshold"] is None:
-            raise ValidationProblem({"threshold": "A target rule needs a threshold."})
+            raise InvalidInputError({"threshold": "A target rule needs a threshold."})
         if op == "":
             op = ">=" if kpi.higher_is_better else "<="
         if op not in (">=", "<="):
-            raise ValidationProblem({"op": "Must be >= or <=."})
+            raise InvalidInputError({"op": "Must be >= or <=."})
     elif kind == PointRule.Kind.SCALED:
         if clean["lower"] is None or clean["upper"] is None:
             missing = "lower" if clean["lower"] is None else "upper"
-            raise ValidationProblem({missing: "A scaled rule needs lower and upper."})
+            raise InvalidInputError({missing: "A scaled rule needs lower and upper."})
         if clean["lower"] == clean["upper"]:
-            raise ValidationProblem({"upper": "Must differ from lower."})
+            raise InvalidInputError({"upper": "Must differ from lower."})
         better = clean["upper"] > clean["lower"]
         if better != kpi.higher_is_better:
-            raise ValidationProblem(
+            raise InvalidInputError(
                 {
                     "upper": f"{kpi.code} is {kpi.direction.replace('_', ' ')}: upper is the "
                     "value worth all the points, so it must be on the better side."
                 }
             )
     if op not in ("", ">=", "<="):
-        raise ValidationProblem({"op": "Must be >= or <=."})
+        raise InvalidInputError({"op": "Must be >= or <=."})
     clean["op"] = op
     if not str(clean.get("name") or "").strip():
-        raise ValidationProblem({"name": "Must not be empty."})
+        raise InvalidInputError({"name": "Must not be empty."})
     return clean
 
 
@@ -193,11 +192,11 @@ def points_adjust(
 ) -> PointAdjustment:
     """A manual adjustment: counted today (tenant's timezone), in every total, for good."""
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
-        raise ValidationProblem({"points": "Must be a non-zero whole number."})
+        raise InvalidInputError({"points": "Must be a non-zero whole number."})
     if abs(points) > MAX_POINTS:
-        raise ValidationProblem({"points": f"At most {MAX_POINTS} either way."})
+        raise InvalidInputError({"points": f"At most {MAX_POINTS} either way."})
     if not reason.strip():
-        raise ValidationProblem({"reason": "Say why."})
+        raise InvalidInputError({"reason": "Say why."})
     day = timezone.now().astimezone(tenant.tz).date()
     with transaction.atomic():
         buckets.advisory_lock(buckets.APPLY_LOCK, tenant.pk)
@@ -240,36 +239,36 @@ def levels_replace(*, tenant: Tenant, levels: Sequence[Mapping[str, Any]]) -> li
 def levels_validate(levels: Sequence[Mapping[str, Any]]) -> list[tuple[int, str, int]]:
     """A whole level table checked; errors name the level ("1.min_points")."""
     if not levels:
-        raise ValidationProblem({"levels": "Give at least one level."})
+        raise InvalidInputError({"levels": "Give at least one level."})
     if len(levels) > MAX_LEVELS:
-        raise ValidationProblem({"levels": f"At most {MAX_LEVELS} levels."})
+        raise InvalidInputError({"levels": f"At most {MAX_LEVELS} levels."})
     cleaned: list[tuple[int, str, int]] = []
     for index, level in enumerate(levels):
         where = f"{index}"
         if not isinstance(level, Mapping):
-            raise ValidationProblem({where: "Each level is an object."})
+            raise InvalidInputError({where: "Each level is an object."})
         unknown = sorted(set(level) - {"number", "name", "min_points"})
         if unknown:
-            raise ValidationProblem({f"{where}.{unknown[0]}": "Unknown field."})
+            raise InvalidInputError({f"{where}.{unknown[0]}": "Unknown field."})
         number, name, minimum = level.get("number"), level.get("name"), level.get("min_points")
         if isinstance(number, bool) or not isinstance(number, int) or number != index + 1:
-            raise ValidationProblem(
+            raise InvalidInputError(
                 {f"{where}.number": f"Must be {index + 1}: 1, 2, 3 … in order."}
             )
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            raise ValidationProblem({f"{where}.name": "A name of 1 to 100 characters."})
+            raise InvalidInputError({f"{where}.name": "A name of 1 to 100 characters."})
         if (
             isinstance(minimum, bool)
             or not isinstance(minimum, int)
             or not 0 <= minimum <= MAX_TOTAL_POINTS
         ):
-            raise ValidationProblem(
+            raise InvalidInputError(
                 {f"{where}.min_points": f"A whole number from 0 to {MAX_TOTAL_POINTS}."}
             )
         if index == 0 and minimum != 0:
-            raise ValidationProblem({f"{where}.min_points": "The first level starts at 0."})
+            raise InvalidInputError({f"{where}.min_points": "The first level starts at 0."})
         if cleaned and minimum <= cleaned[-1][2]:
-            raise ValidationProblem(
+            raise InvalidInputError(
                 {f"{where}.min_points": "Must be more than the previous level's min_points."}
             )
         cleaned.append((number, name.strip(), minimum))
@@ -310,17 +309,17 @@ CRITERIA_RANGES = (
 
 def badge_criteria_validate(*, tenant: Tenant, criteria: Any) -> dict[str, Any]:
     if not isinstance(criteria, Mapping):
-        raise ValidationProblem({"criteria": "Must be an object with a kind."})
+        raise InvalidInputError({"criteria": "Must be an object with a kind."})
     kind = criteria.get("kind")
     if kind not in CRITERIA_FIELDS:
-        raise ValidationProblem({"criteria.kind": f"Must be one of {', '.join(CRITERIA_FIELDS)}."})
+        raise InvalidInputError({"criteria.kind": f"Must be one of {', '.join(CRITERIA_FIELDS)}."})
     fields = CRITERIA_FIELDS[kind]
     unknown = sorted(set(criteria) - set(fields) - {"kind"})
     if unknown:
-        raise ValidationProblem({f"criteria.{unknown[0]}": f"Not a field of {kind} criteria."})
+        raise InvalidInputError({f"criteria.{unknown[0]}": f"Not a field of {kind} criteria."})
     for name, required in fields.items():
         if required and criteria.get(name) is None:
-            raise ValidationProblem({f"criteria.{name}": "This field is required."})
+            raise InvalidInputError({f"criteria.{name}": "This field is required."})
     clean: dict[str, Any] = {"kind": kind}
     catalogue = kpi_catalogue(tenant)
     if "kpi" in fields:
@@ -331,7 +330,7 @@ def badge_criteria_validate(*, tenant: Tenant, criteria: Any) -> dict[str, Any]:
         if op is None:
             op = ">=" if kpi.higher_is_better else "<="
         if op not in (">=", "<="):
-            raise ValidationProblem({"criteria.op": "Must be >= or <=."})
+            raise InvalidInputError({"criteria.op": "Must be >= or <=."})
         clean["op"] = op
     if "threshold" in fields:
         clean["threshold"] = float(_decimal(criteria["threshold"], "criteria.threshold") or 0)
@@ -346,13 +345,13 @@ def badge_criteria_validate(*, tenant: Tenant, criteria: Any) -> dict[str, Any]:
         }[kind]
         period = criteria.get("period", "lifetime")
         if period not in allowed:
-            raise ValidationProblem({"criteria.period": f"Must be one of {', '.join(allowed)}."})
+            raise InvalidInputError({"criteria.period": f"Must be one of {', '.join(allowed)}."})
         clean["period"] = period
     for name, low, high in CRITERIA_RANGES:
         if name in fields and criteria.get(name) is not None:
             value = criteria[name]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValidationProblem(
+                raise InvalidInputError(
                     {f"criteria.{name}": f"A whole number from {low} to {high}."}
                 )
             clean[name] = value
@@ -361,7 +360,7 @@ def badge_criteria_validate(*, tenant: Tenant, criteria: Any) -> dict[str, Any]:
         if contest is not None and (
             isinstance(contest, bool) or not isinstance(contest, int) or not 1 <= contest <= MAX_ID
         ):
-            raise ValidationProblem({"criteria.contest": "A contest id, or null for any contest."})
+            raise InvalidInputError({"criteria.contest": "A contest id, or null for any contest."})
         clean["contest"] = contest
     return clean
 
@@ -374,12 +373,12 @@ def badge_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[str, An
     clean["criteria"] = badge_criteria_validate(tenant=tenant, criteria=values.get("criteria"))
     coins = clean.get("coins", 0)
     if isinstance(coins, bool) or not isinstance(coins, int) or not 0 <= coins <= MAX_POINTS:
-        raise ValidationProblem({"coins": f"A whole number from 0 to {MAX_POINTS}."})
+        raise InvalidInputError({"coins": f"A whole number from 0 to {MAX_POINTS}."})
     icon = str(clean.get("icon") or "")
     if icon.startswith("http") and not icon.startswith("https://"):
-        raise ValidationProblem({"icon": "An emoji, a short name, or an https:// URL."})
+        raise InvalidInputError({"icon": "An emoji, a short name, or an https:// URL."})
     if not str(clean.get("name") or "").strip():
-        raise ValidationProblem({"name": "Must not be empty."})
+        raise InvalidInputError({"name": "Must not be empty."})
     return clean
 
 
@@ -393,7 +392,7 @@ def badge_code_errors(code: Any) -> list[str]:
 
 def badge_create(*, tenant: Tenant, code: str, values: Mapping[str, Any]) -> Badge:
     if errors := badge_code_errors(code):
-        raise ValidationProblem({"code": errors})
+        raise InvalidInputError({"code": errors})
     clean = badge_validate(tenant=tenant, values=values)
     with transaction.atomic():
         if Badge.objects.for_tenant(tenant).filter(code=code).exists():

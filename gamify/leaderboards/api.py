@@ -7,9 +7,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import TenantAPIView, problems
-from accounts.api.pagination import limit_parameter, parse_limit
-from accounts.api.problems import ValidationProblem
+from accounts.api.base import TenantAPIView
+from core.api.base import problems
+from core.api.pagination import limit_parameter, parse_limit
+from core.errors import InvalidInputError
 from gamify.leaderboards.service import leaderboard
 from kpis.api.views import PERIOD_PARAMETERS, PeriodOutput
 from kpis.periods import parse_period
@@ -69,7 +70,7 @@ class LeaderboardApi(TenantAPIView):
         params = request.query_params
         entity = params.get("entity", "agent")
         if entity not in ("agent", "team"):
-            raise ValidationProblem({"entity": "Must be agent or team."})
+            raise InvalidInputError({"entity": "Must be agent or team."})
         around = params.get("around") or None
         if around is not None and self.principal.is_widget:
             self.get_agent(around)  # a widget token asks around its own agent only

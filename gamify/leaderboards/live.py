@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 
-from config.redis import get_redis, redis_key, run_script
+from core.redis import get_redis, redis_key, run_script
 from gamify.leaderboards.boards import VOLUME_OFFSET_E3, Board, Standing, plain_number
 
 TTL_SECONDS = 45 * 86400  # boards of past periods fade away

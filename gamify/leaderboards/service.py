@@ -16,9 +16,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from accounts.api.problems import ValidationProblem
 from accounts.models import Agent, Team, Tenant
 from accounts.selectors import team_descendants
+from core.errors import InvalidInputError
 from gamify.leaderboards import live
 from gamify.leaderboards.boards import (
     Board,
@@ -95,18 +95,18 @@ def leaderboard(
     else:
         custom = kpi_catalogue(tenant).get(metric)
         if custom is None:
-            raise ValidationProblem({"metric": f"Use points or a KPI code (unknown {metric!r})."})
+            raise InvalidInputError({"metric": f"Use points or a KPI code (unknown {metric!r})."})
         scopes = ("agent", "team")
     if entity not in scopes:
-        raise ValidationProblem({"metric": f"{metric} is not measured per {entity}."})
+        raise InvalidInputError({"metric": f"{metric} is not measured per {entity}."})
     filters: dict[str, Any] = {}
     if scope != "tenant":
         prefix, _, external_id = scope.partition(":")
         if prefix != "team" or not external_id:
-            raise ValidationProblem({"scope": "Use tenant or team:<external id>."})
+            raise InvalidInputError({"scope": "Use tenant or team:<external id>."})
         team = Team.objects.for_tenant(tenant).filter(external_id=external_id).first()
         if team is None:
-            raise ValidationProblem({"scope": f"No team {external_id!r}."})
+            raise InvalidInputError({"scope": f"No team {external_id!r}."})
         subtree = team_descendants(tenant=tenant, team_id=team.pk)
         if entity == "team":
             filters["team_ids"] = frozenset(subtree - {team.pk})

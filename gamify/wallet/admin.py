@@ -12,23 +12,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from accounts.admin import TenantScopedAdmin, problem_message, tenant_ids
-from accounts.api.problems import Problem
+from accounts.admin import ReadOnlyAdmin, TenantScopedAdmin, problem_message, tenant_ids
+from core.errors import ApplicationError
 from gamify.wallet import services
 from gamify.wallet.models import ConversionRule, LedgerEntry, Redemption, Reward, Wallet
-
-
-class ReadOnlyAdmin(TenantScopedAdmin):
-    """Look, never touch."""
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 @admin.register(LedgerEntry)
@@ -76,7 +63,7 @@ class RewardForm(forms.ModelForm[Reward]):
             values = {name: data.get(name) for name in services.REWARD_FIELDS}
             try:
                 services.reward_validate(values=values)
-            except Problem as exc:
+            except ApplicationError as exc:
                 for field, problems in exc.errors.items():
                     self.add_error(field if field in self.fields else None, problems)
         return data
@@ -170,7 +157,7 @@ class RedemptionAdmin(TenantScopedAdmin):
                     actor=f"user:{request.user.pk}",
                 )
                 done += 1
-            except Problem as exc:
+            except ApplicationError as exc:
                 messages.warning(request, f"Redemption #{redemption.pk}: {problem_message(exc)}")
         if done:
             messages.success(request, f"{done} redemption(s) done: {action}.")

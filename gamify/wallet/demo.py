@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from accounts.api.problems import Problem
 from accounts.models import Agent, Tenant
+from core.errors import ApplicationError
 from gamify.wallet import services
 from gamify.wallet.models import ConversionRule, Redemption, Reward
 
@@ -118,5 +118,5 @@ def seed_wallet(tenant: Tenant) -> None:
                 redemption = services.redemption_transition(
                     tenant=tenant, redemption_id=redemption.pk, action=action, actor=ACTOR
                 )
-        except Problem:
+        except ApplicationError:
             continue  # spent, out of stock or moved on by hand since: leave it as it is

@@ -44,10 +44,6 @@ def reward_list(*, tenant: Tenant, active: bool | None = None) -> QuerySet[Rewar
     return rewards
 
 
-def reward_get(*, tenant: Tenant, reward_id: int) -> Reward | None:
-    return Reward.objects.for_tenant(tenant).filter(pk=reward_id).first()
-
-
 def redemption_list(
     *, tenant: Tenant, status: str | None = None, agent_id: int | None = None
 ) -> QuerySet[Redemption]:
@@ -57,7 +53,3 @@ def redemption_list(
     if agent_id is not None:
         redemptions = redemptions.filter(agent_id=agent_id)
     return redemptions
-
-
-def redemption_get(*, tenant: Tenant, redemption_id: int) -> Redemption | None:
-    return redemption_list(tenant=tenant).filter(pk=redemption_id).first()

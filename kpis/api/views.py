@@ -11,21 +11,22 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, UnsupportedMediaType
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import (
+from accounts.api.base import TenantAPIView
+from core.api.base import (
     StrictCharField,
     StrictIntegerField,
     StrictNumberField,
     StrictSerializer,
-    TenantAPIView,
+    get_for_tenant_or_404,
     page_of,
     problems,
     request_data,
 )
-from accounts.api.problems import ValidationProblem
+from core.errors import InvalidInputError, NotFoundError
 from kpis import metrics
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
 from kpis.models import ImportJob, Kpi
@@ -66,7 +67,7 @@ def _json_body(request: Request) -> Any:
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationProblem({"body": f"Malformed JSON: {exc}"}) from exc
+        raise InvalidInputError({"body": f"Malformed JSON: {exc}"}) from exc
 
 
 class EventIngestApi(TenantAPIView):
@@ -87,17 +88,17 @@ class EventIngestApi(TenantAPIView):
         started = time.perf_counter()
         data = _json_body(request)
         if not isinstance(data, dict):
-            raise ValidationProblem({"body": "Must be a JSON object with an `events` list."})
+            raise InvalidInputError({"body": "Must be a JSON object with an `events` list."})
         unknown = sorted(set(data) - {"events"})
         if unknown:
-            raise ValidationProblem(dict.fromkeys(unknown, "Unknown field."))
+            raise InvalidInputError(dict.fromkeys(unknown, "Unknown field."))
         events = data.get("events")
         if not isinstance(events, list):
-            raise ValidationProblem({"events": "Must be a list of events."})
+            raise InvalidInputError({"events": "Must be a list of events."})
         if not events:
-            raise ValidationProblem({"events": "Must hold at least one event."})
+            raise InvalidInputError({"events": "Must hold at least one event."})
         if len(events) > MAX_BATCH:
-            raise ValidationProblem(
+            raise InvalidInputError(
                 {"events": f"At most {MAX_BATCH} events per request (got {len(events)})."}
             )
         result = ingestion.events_ingest(tenant=self.tenant, items=events)
@@ -174,9 +175,9 @@ class EventImportDetailApi(TenantAPIView):
         operation_id="events_import_retrieve", responses={200: ImportJobOutput, **problems(404)}
     )
     def get(self, request: Request, job_id: int) -> Response:
-        job = ImportJob.objects.for_tenant(self.tenant).filter(pk=job_id).first()
-        if job is None:
-            raise NotFound(f"No import {job_id}.")
+        job = get_for_tenant_or_404(
+            ImportJob.objects, self.tenant, f"No import {job_id}.", pk=job_id
+        )
         return Response(ImportJobOutput(job).data)
 
 
@@ -282,7 +283,7 @@ class KpiDetailApi(TenantAPIView):
     def _kpi(self, code: str) -> CatalogueKpi:
         kpi = kpi_catalogue(self.tenant).get(code)
         if kpi is None:
-            raise NotFound(f"No KPI {code!r}.")
+            raise NotFoundError(f"No KPI {code!r}.")
         return kpi
 
     @extend_schema(operation_id="kpis_retrieve", responses={200: KpiOutput, **problems(404)})

@@ -8,8 +8,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.api.problems import NotFoundProblem, Problem, ValidationProblem
 from accounts.models import Tenant
+from core.errors import ConflictError, InvalidInputError, NotFoundError
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
 from kpis.formulas import BUILTIN
 from kpis.models import InteractionSettings, Kpi
@@ -18,8 +18,7 @@ from kpis.services.ingestion import changes_announce
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
 
-class KpiExists(Problem):
-    status_code = 409
+class KpiExists(ConflictError):
     slug = "kpi-exists"
     title = "KPI exists"
 
@@ -32,7 +31,7 @@ SETTING_RANGES = {"threshold_seconds": (0, 3600), "short_abandon_seconds": (0, 6
 
 def _volume(value: Decimal) -> Decimal:
     if not 0 <= value < MAX_VOLUME:
-        raise ValidationProblem({"min_volume": "From 0 to below 10^12."})
+        raise InvalidInputError({"min_volume": "From 0 to below 10^12."})
     return value.quantize(Decimal("0.001"))
 
 
@@ -48,11 +47,11 @@ def kpi_create(
 ) -> CatalogueKpi:
     """Add a custom KPI fed by `metric` events."""
     if not CODE_PATTERN.match(code):
-        raise ValidationProblem(
+        raise InvalidInputError(
             {"code": "2–40 characters: lowercase letters, digits and _, starting with a letter."}
         )
     if code in BUILTIN:
-        raise ValidationProblem({"code": f"{code!r} is a built-in KPI."})
+        raise InvalidInputError({"code": f"{code!r} is a built-in KPI."})
     min_volume = _volume(min_volume)
     with transaction.atomic():
         if Kpi.objects.for_tenant(tenant).filter(code=code).exists():
@@ -83,7 +82,7 @@ def kpi_update(
     catalogue = kpi_catalogue(tenant)
     kpi = catalogue.get(code)
     if kpi is None:
-        raise NotFoundProblem(f"No KPI {code!r}.")
+        raise NotFoundError(f"No KPI {code!r}.")
     for setting, value in (
         ("threshold_seconds", threshold_seconds),
         ("short_abandon_seconds", short_abandon_seconds),
@@ -91,12 +90,12 @@ def kpi_update(
         if value is None:
             continue
         if setting not in kpi.settings:
-            raise ValidationProblem({setting: f"{code} has no {setting} setting."})
+            raise InvalidInputError({setting: f"{code} has no {setting} setting."})
         low, high = SETTING_RANGES[setting]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValidationProblem({setting: f"A whole number of seconds from {low} to {high}."})
+            raise InvalidInputError({setting: f"A whole number of seconds from {low} to {high}."})
     if name is not None and not kpi.custom:
-        raise ValidationProblem({"name": "Built-in KPIs keep their names."})
+        raise InvalidInputError({"name": "Built-in KPIs keep their names."})
     if min_volume is not None:
         min_volume = _volume(min_volume)
     with transaction.atomic():

@@ -32,8 +32,8 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Min, Q, Sum
 from django.utils import timezone
 
-from accounts.api.problems import NotFoundProblem
 from accounts.models import Agent, AgentHistory, Team, Tenant
+from core.errors import NotFoundError
 from kpis import buckets, metrics
 from kpis.catalogue import interaction_settings
 from kpis.formulas import InteractionSettings, event_counters
@@ -529,7 +529,7 @@ def event_void(*, tenant: Tenant, event_id: str) -> RawEvent:
             .first()
         )
         if event is None:
-            raise NotFoundProblem(f"No event with event_id {event_id!r}.")
+            raise NotFoundError(f"No event with event_id {event_id!r}.")
         if event.voided_at is not None:
             return event
         now = timezone.now()

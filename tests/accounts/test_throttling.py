@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from accounts.api.throttling import LocalBatches
-from config.redis import get_redis, redis_key
+from core.api.throttling import LocalBatches
+from core.redis import get_redis, redis_key
 
 pytestmark = pytest.mark.django_db
 

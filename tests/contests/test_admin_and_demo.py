@@ -59,7 +59,7 @@ def manager(client, tenant):
 
 
 def rows(name, *records):
-    """The POST of a table of rows (accounts.admin_fields.RowsField), plus one blank row."""
+    """The POST of a table of rows (core.admin_fields.RowsField), plus one blank row."""
     data = {f"{name}-rows": str(len(records) + 1)}
     for index, record in enumerate(records):
         data.update({f"{name}-{index}-{column}": value for column, value in record.items()})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
-from accounts.api.problems import ValidationProblem
+from core.errors import InvalidInputError
 from gamify.wallet import selectors, services
 from gamify.wallet.models import LedgerAppendOnly, LedgerEntry, Wallet
 from tests.wallet.helpers import balance, ledger_sum
@@ -89,25 +89,25 @@ def test_a_failed_debit_inside_a_callers_transaction_leaves_it_usable(agent):
 
 @pytest.mark.parametrize("amount", [0, -5, 1.5, "10", True, None, 10**30])
 def test_amounts_must_be_positive_whole_numbers(agent, amount):
-    with pytest.raises(ValidationProblem) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         credit(agent, amount, "k")
     assert "amount" in caught.value.errors
-    with pytest.raises(ValidationProblem):
+    with pytest.raises(InvalidInputError):
         debit(agent, amount, "k")
     assert not LedgerEntry.objects.exists()
 
 
 def test_kinds_are_checked(agent):
-    with pytest.raises(ValidationProblem):
+    with pytest.raises(InvalidInputError):
         credit(agent, 5, "k", kind="redemption")
-    with pytest.raises(ValidationProblem):
+    with pytest.raises(InvalidInputError):
         debit(agent, 5, "k", kind="grant")
-    with pytest.raises(ValidationProblem):
+    with pytest.raises(InvalidInputError):
         credit(agent, 5, "k", kind="bogus")
 
 
 def test_an_agent_of_another_tenant_is_not_found(agent, outsider):
-    with pytest.raises(services.NotFoundProblem):
+    with pytest.raises(services.NotFoundError):
         services.wallet_credit(
             tenant=outsider,
             agent_id=agent.pk,
@@ -207,7 +207,7 @@ def test_points_convert_gives_nothing_under_one_coin_or_when_inactive(agent):
 
 def test_conversion_rate_must_be_positive(tenant):
     for bad in (0, -1, 2.5):
-        with pytest.raises(ValidationProblem):
+        with pytest.raises(InvalidInputError):
             services.conversion_rule_set(tenant=tenant, points_per_coin=bad)
 
 

@@ -3,9 +3,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.api.problems import ValidationProblem
 from accounts.models import Tenant
 from accounts.services import api_key_create
+from core.errors import InvalidInputError
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         scopes = [s.strip() for s in options["scopes"].split(",") if s.strip()]
         try:
             key, raw = api_key_create(tenant=tenant, scopes=scopes, name=options["name"])
-        except ValidationProblem as exc:
+        except InvalidInputError as exc:
             raise CommandError(str(exc.detail)) from exc
         if options["json"]:
             self.stdout.write(json.dumps({"tenant": tenant.slug, "api_key": raw}))

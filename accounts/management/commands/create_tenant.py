@@ -3,9 +3,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.api.problems import ValidationProblem
 from accounts.models import SCOPES
 from accounts.services import api_key_create, tenant_create
+from core.errors import InvalidInputError
 
 
 class Command(BaseCommand):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
                 slug=options["slug"],
                 week_start=options["week_start"],
             )
-        except ValidationProblem as exc:
+        except InvalidInputError as exc:
             raise CommandError(str(exc.detail)) from exc
         _, raw = api_key_create(tenant=tenant, scopes=SCOPES, name="bootstrap")
         if options["json"]:

@@ -11,13 +11,13 @@ from typing import Any
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.base import (
-    MAX_ID,
+from core.api.base import (
     StrictCharField,
     StrictIntegerField,
     StrictNumberField,
     StrictSerializer,
 )
+from core.ids import MAX_ID
 from gamify.game import services
 from gamify.game.engine import PERIODS
 

@@ -7,24 +7,24 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import (
+from accounts.api.base import TenantAPIView
+from accounts.api.idempotency import idempotent
+from core.api.base import (
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
     StrictNumberField,
     StrictSerializer,
-    TenantAPIView,
+    get_for_tenant_or_404,
     page_of,
     problems,
     request_data,
 )
-from accounts.api.idempotency import idempotent
-from accounts.api.pagination import PAGE_PARAMETERS
-from accounts.api.problems import ValidationProblem
+from core.api.pagination import PAGE_PARAMETERS
+from core.errors import InvalidInputError
 from gamify.game import selectors, services
 from gamify.game.api.criteria import CriteriaField
 from gamify.game.models import Badge, BadgeAward, Level, PointAdjustment, PointRule
@@ -105,10 +105,9 @@ class PointRuleListApi(TenantAPIView):
 
 class PointRuleDetailApi(TenantAPIView):
     def _rule(self, rule_id: int) -> PointRule:
-        rule = PointRule.objects.for_tenant(self.tenant).filter(pk=rule_id, deleted=False).first()
-        if rule is None:
-            raise NotFound(f"No point rule {rule_id}.")
-        return rule
+        return get_for_tenant_or_404(
+            PointRule.objects, self.tenant, f"No point rule {rule_id}.", pk=rule_id, deleted=False
+        )
 
     @extend_schema(
         operation_id="point_rules_retrieve", responses={200: PointRuleOutput, **problems(404)}
@@ -209,7 +208,7 @@ class LevelsApi(TenantAPIView):
     )
     def put(self, request: Request) -> Response:
         if not isinstance(request.data, list):
-            raise ValidationProblem({"levels": "Send the whole table as a JSON list."})
+            raise InvalidInputError({"levels": "Send the whole table as a JSON list."})
         rows = services.levels_replace(tenant=self.tenant, levels=request.data)
         return Response(LevelSerializer(rows, many=True).data)  # type: ignore[arg-type]
 
@@ -268,10 +267,7 @@ class BadgeDetailApi(TenantAPIView):
     widget_access = True
 
     def _badge(self, code: str) -> Badge:
-        badge = Badge.objects.for_tenant(self.tenant).filter(code=code).first()
-        if badge is None:
-            raise NotFound(f"No badge {code!r}.")
-        return badge
+        return get_for_tenant_or_404(Badge.objects, self.tenant, f"No badge {code!r}.", code=code)
 
     @extend_schema(operation_id="badges_retrieve", responses={200: BadgeOutput, **problems(404)})
     def get(self, request: Request, code: str) -> Response:
@@ -288,7 +284,7 @@ class BadgeDetailApi(TenantAPIView):
         data.is_valid(raise_exception=True)
         changes = dict(data.validated_data)
         if changes.pop("code", code) != code:
-            raise ValidationProblem({"code": "A badge's code cannot change."})
+            raise InvalidInputError({"code": "A badge's code cannot change."})
         badge = services.badge_update(badge=badge, changes=changes)
         return Response(BadgeOutput(badge).data)
 

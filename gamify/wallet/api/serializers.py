@@ -6,14 +6,14 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.api.base import (
-    MAX_ID,
+from accounts.api.views import HttpsUrlField
+from core.api.base import (
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
     StrictSerializer,
 )
-from accounts.api.views import HttpsUrlField
+from core.ids import MAX_ID
 from gamify.wallet.models import MAX_AMOUNT, MAX_QUANTITY, LedgerEntry, Redemption, Reward
 
 

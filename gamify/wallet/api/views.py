@@ -14,10 +14,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.auth import HasScope, Principal
-from accounts.api.base import TenantAPIView, problems, request_data
+from accounts.api.base import TenantAPIView
 from accounts.api.idempotency import idempotent
-from accounts.api.pagination import PAGE_PARAMETERS, CursorPagination
-from accounts.api.problems import ValidationProblem
+from core.api.base import get_for_tenant_or_404, problems, request_data
+from core.api.pagination import PAGE_PARAMETERS, CursorPagination
+from core.errors import InvalidInputError
 from gamify.wallet import selectors, services
 from gamify.wallet.api.serializers import (
     GrantInput,
@@ -44,7 +45,7 @@ IDEMPOTENCY = (
 def _flag(request: Request, name: str) -> bool | None:
     raw = request.query_params.get(name)
     if raw not in (None, "true", "false"):
-        raise ValidationProblem({name: "Must be true or false."})
+        raise InvalidInputError({name: "Must be true or false."})
     return None if raw is None else raw == "true"
 
 
@@ -137,10 +138,9 @@ class RewardDetailApi(TenantAPIView):
     widget_access = True
 
     def _reward(self, reward_id: int) -> Reward:
-        reward = selectors.reward_get(tenant=self.tenant, reward_id=reward_id)
-        if reward is None or (self.principal.is_widget and not reward.active):
-            raise services.NotFoundProblem(f"No reward {reward_id}.")
-        return reward
+        # A widget sees only the rewards on offer: another is simply not there for it.
+        rewards = Reward.objects.filter(active=True) if self.principal.is_widget else Reward.objects
+        return get_for_tenant_or_404(rewards, self.tenant, f"No reward {reward_id}.", pk=reward_id)
 
     @extend_schema(operation_id="rewards_retrieve", responses={200: RewardOutput, **problems(404)})
     def get(self, request: Request, reward_id: int) -> Response:
@@ -202,7 +202,7 @@ class RedemptionListApi(TenantAPIView):
         params = request.query_params
         wanted = params.get("status")
         if wanted is not None and wanted not in Redemption.Status.values:
-            raise ValidationProblem({"status": f"One of {', '.join(Redemption.Status.values)}."})
+            raise InvalidInputError({"status": f"One of {', '.join(Redemption.Status.values)}."})
         agent_id = None
         if self.principal.is_widget:
             agent_id = self.principal.agent_id
@@ -250,11 +250,12 @@ class RedemptionDetailApi(TenantAPIView):
         operation_id="redemptions_retrieve", responses={200: RedemptionOutput, **problems(404)}
     )
     def get(self, request: Request, redemption_id: int) -> Response:
-        redemption = selectors.redemption_get(tenant=self.tenant, redemption_id=redemption_id)
-        if redemption is None or (
-            self.principal.is_widget and redemption.agent_id != self.principal.agent_id
-        ):
-            raise services.NotFoundProblem(f"No redemption {redemption_id}.")
+        redemptions = Redemption.objects.select_related("agent", "reward")
+        if (widget_agent := self.principal.agent_id) is not None:  # a widget: its agent's only
+            redemptions = redemptions.filter(agent_id=widget_agent)
+        redemption = get_for_tenant_or_404(
+            redemptions, self.tenant, f"No redemption {redemption_id}.", pk=redemption_id
+        )
         return Response(RedemptionOutput(redemption).data)
 
 

@@ -24,7 +24,7 @@ from gamify.wallet.services.errors import (
     InvalidTransition,
     LedgerKeyConflict,
     LimitReached,
-    NotFoundProblem,
+    NotFoundError,
     OutOfStock,
     RewardUnavailable,
 )
@@ -59,7 +59,7 @@ __all__ = [
     "InvalidTransition",
     "LedgerKeyConflict",
     "LimitReached",
-    "NotFoundProblem",
+    "NotFoundError",
     "OutOfStock",
     "RewardUnavailable",
     "conversion_rule_set",

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts.api.problems import ValidationProblem
 from accounts.models import Tenant
+from core.errors import InvalidInputError
 from gamify.wallet.models import MAX_AMOUNT, Redemption, Reward
 
 REWARD_FIELDS = (
@@ -26,9 +26,9 @@ def _whole(value: Any, field: str, *, low: int, nullable: bool) -> int | None:
     if value is None and nullable:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationProblem({field: "Must be a whole number."})
+        raise InvalidInputError({field: "Must be a whole number."})
     if not low <= value <= MAX_AMOUNT:
-        raise ValidationProblem({field: f"Must be from {low} to {MAX_AMOUNT}."})
+        raise InvalidInputError({field: f"Must be from {low} to {MAX_AMOUNT}."})
     return value
 
 
@@ -37,18 +37,18 @@ def reward_validate(*, values: Mapping[str, Any]) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     unknown = sorted(set(values) - set(REWARD_FIELDS))
     if unknown:
-        raise ValidationProblem(dict.fromkeys(unknown, "Unknown field."))
+        raise InvalidInputError(dict.fromkeys(unknown, "Unknown field."))
     if "name" in values:
         name = values["name"]
         if not isinstance(name, str) or not name.strip():
-            raise ValidationProblem({"name": "Give the reward a name."})
+            raise InvalidInputError({"name": "Give the reward a name."})
         cleaned["name"] = name.strip()[:200]
     if "description" in values:
         cleaned["description"] = str(values["description"] or "")
     if "image_url" in values:
         url = values["image_url"] or None
         if url is not None and not (isinstance(url, str) and url.lower().startswith("https://")):
-            raise ValidationProblem({"image_url": "Must be an https:// URL."})
+            raise InvalidInputError({"image_url": "Must be an https:// URL."})
         cleaned["image_url"] = url
     if "cost" in values:
         cleaned["cost"] = _whole(values["cost"], "cost", low=1, nullable=False)
@@ -60,7 +60,7 @@ def reward_validate(*, values: Mapping[str, Any]) -> dict[str, Any]:
         )
     if "active" in values:
         if not isinstance(values["active"], bool):
-            raise ValidationProblem({"active": "Must be true or false."})
+            raise InvalidInputError({"active": "Must be true or false."})
         cleaned["active"] = values["active"]
     return cleaned
 
@@ -69,7 +69,7 @@ def reward_create(*, tenant: Tenant, values: Mapping[str, Any]) -> Reward:
     cleaned = reward_validate(values=values)
     missing = [f for f in ("name", "cost") if f not in cleaned]
     if missing:
-        raise ValidationProblem(dict.fromkeys(missing, "This field is required."))
+        raise InvalidInputError(dict.fromkeys(missing, "This field is required."))
     return Reward.objects.create(tenant=tenant, **cleaned)
 
 

@@ -3,47 +3,40 @@
 from __future__ import annotations
 
 # One 404 problem for the whole API; re-exported here for the wallet's services.
-from accounts.api.problems import NotFoundProblem as NotFoundProblem
-from accounts.api.problems import Problem
+from core.errors import ConflictError
+from core.errors import NotFoundError as NotFoundError
 
 
-class InsufficientFunds(Problem):
-    status_code = 409
+class InsufficientFunds(ConflictError):
     slug = "insufficient-funds"
     title = "Insufficient funds"
 
 
-class OutOfStock(Problem):
-    status_code = 409
+class OutOfStock(ConflictError):
     slug = "out-of-stock"
     title = "Out of stock"
 
 
-class LimitReached(Problem):
-    status_code = 409
+class LimitReached(ConflictError):
     slug = "limit-reached"
     title = "Monthly limit reached"
 
 
-class RewardUnavailable(Problem):
-    status_code = 409
+class RewardUnavailable(ConflictError):
     slug = "reward-inactive"
     title = "Reward not available"
 
 
-class InvalidTransition(Problem):
-    status_code = 409
+class InvalidTransition(ConflictError):
     slug = "invalid-transition"
     title = "Invalid redemption transition"
 
 
-class LedgerKeyConflict(Problem):
-    status_code = 409
+class LedgerKeyConflict(ConflictError):
     slug = "idempotency-key-reused"
     title = "Idempotency key reused for another movement"
 
 
-class BalanceLimit(Problem):
-    status_code = 409
+class BalanceLimit(ConflictError):
     slug = "balance-limit"
     title = "Balance limit reached"

@@ -9,15 +9,15 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.api.problems import ValidationProblem
 from accounts.models import Agent, Tenant
+from core.errors import InvalidInputError
 from gamify.activity.services import activity_record
 from gamify.wallet.models import MAX_AMOUNT, ConversionRule, LedgerEntry, Wallet
 from gamify.wallet.services.errors import (
     BalanceLimit,
     InsufficientFunds,
     LedgerKeyConflict,
-    NotFoundProblem,
+    NotFoundError,
 )
 
 log = logging.getLogger(__name__)
@@ -30,9 +30,9 @@ MAX_BALANCE = 10**15
 
 def _check_amount(amount: Any, field: str = "amount") -> int:
     if isinstance(amount, bool) or not isinstance(amount, int):
-        raise ValidationProblem({field: "Must be a whole number of coins."})
+        raise InvalidInputError({field: "Must be a whole number of coins."})
     if not 1 <= amount <= MAX_AMOUNT:
-        raise ValidationProblem({field: f"Must be from 1 to {MAX_AMOUNT}."})
+        raise InvalidInputError({field: f"Must be from 1 to {MAX_AMOUNT}."})
     return amount
 
 
@@ -46,7 +46,7 @@ def wallet_for_update(*, tenant: Tenant, agent_id: int) -> Wallet:
     wallet = locked.first()
     if wallet is None:
         if not Agent.objects.for_tenant(tenant).filter(pk=agent_id).exists():
-            raise NotFoundProblem(f"No agent {agent_id} in this tenant.")
+            raise NotFoundError(f"No agent {agent_id} in this tenant.")
         # A concurrent first movement may insert the same row: let the database pick one.
         Wallet.objects.bulk_create(
             [Wallet(tenant_id=tenant.pk, agent_id=agent_id, balance=0)], ignore_conflicts=True
@@ -85,7 +85,7 @@ def _move(
     actor: str,
 ) -> LedgerEntry:
     if not 1 <= len(idempotency_key) <= 255:
-        raise ValidationProblem({"idempotency_key": "Must be 1 to 255 characters."})
+        raise InvalidInputError({"idempotency_key": "Must be 1 to 255 characters."})
     by_key = LedgerEntry.objects.for_tenant(tenant).filter(idempotency_key=idempotency_key)
     try:
         with transaction.atomic():
@@ -142,7 +142,7 @@ def wallet_credit(
     """
     _check_amount(amount)
     if kind not in CREDIT_KINDS:
-        raise ValidationProblem({"kind": f"Must be one of {', '.join(sorted(CREDIT_KINDS))}."})
+        raise InvalidInputError({"kind": f"Must be one of {', '.join(sorted(CREDIT_KINDS))}."})
     return _move(
         tenant=tenant,
         agent_id=agent_id,
@@ -170,7 +170,7 @@ def wallet_debit(
     """
     _check_amount(amount)
     if kind not in DEBIT_KINDS:
-        raise ValidationProblem({"kind": f"Must be one of {', '.join(sorted(DEBIT_KINDS))}."})
+        raise InvalidInputError({"kind": f"Must be one of {', '.join(sorted(DEBIT_KINDS))}."})
     return _move(
         tenant=tenant,
         agent_id=agent_id,
@@ -194,7 +194,7 @@ def wallet_grant(
     """A manager's kudos: credit coins with a reason, and tell the activity feed."""
     reason = reason.strip()
     if not reason:
-        raise ValidationProblem({"reason": "Say why the coins are granted."})
+        raise InvalidInputError({"reason": "Say why the coins are granted."})
     with transaction.atomic():
         entry = wallet_credit(
             tenant=tenant,
@@ -221,9 +221,9 @@ def conversion_rule_set(
 ) -> ConversionRule:
     """Set the tenant's points-to-coins rate (one rule per tenant)."""
     if isinstance(points_per_coin, bool) or not isinstance(points_per_coin, int):
-        raise ValidationProblem({"points_per_coin": "Must be a whole number."})
+        raise InvalidInputError({"points_per_coin": "Must be a whole number."})
     if not 1 <= points_per_coin <= MAX_AMOUNT:
-        raise ValidationProblem({"points_per_coin": f"Must be from 1 to {MAX_AMOUNT}."})
+        raise InvalidInputError({"points_per_coin": f"Must be from 1 to {MAX_AMOUNT}."})
     rule, _ = ConversionRule.objects.update_or_create(
         tenant=tenant, defaults={"points_per_coin": points_per_coin, "active": active}
     )

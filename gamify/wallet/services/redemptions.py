@@ -8,15 +8,15 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from accounts.api.problems import ValidationProblem
 from accounts.models import Agent, Tenant
+from core.errors import InvalidInputError
 from gamify.activity.services import activity_record
 from gamify.wallet.models import MAX_AMOUNT, MAX_QUANTITY, LedgerEntry, Redemption, Reward
 from gamify.wallet.services.errors import (
     InsufficientFunds,
     InvalidTransition,
     LimitReached,
-    NotFoundProblem,
+    NotFoundError,
     OutOfStock,
     RewardUnavailable,
 )
@@ -56,9 +56,9 @@ def redemption_request(
     `insufficient-funds` or `out-of-stock`.
     """
     if isinstance(quantity, bool) or not isinstance(quantity, int):
-        raise ValidationProblem({"quantity": "Must be a whole number."})
+        raise InvalidInputError({"quantity": "Must be a whole number."})
     if not 1 <= quantity <= MAX_QUANTITY:
-        raise ValidationProblem({"quantity": f"Must be from 1 to {MAX_QUANTITY}."})
+        raise InvalidInputError({"quantity": f"Must be from 1 to {MAX_QUANTITY}."})
     key = request_key or f"redemption:{uuid.uuid4().hex}"
     with transaction.atomic():
         # The agent's wallet lock comes first: it serializes this agent's spending, so the
@@ -70,7 +70,7 @@ def redemption_request(
                 return existing, False
         reward = Reward.objects.for_tenant(tenant).filter(pk=reward_id).first()
         if reward is None:
-            raise NotFoundProblem(f"No reward {reward_id}.", errors={"reward": ["Not found."]})
+            raise NotFoundError(f"No reward {reward_id}.", errors={"reward": ["Not found."]})
         if not reward.active:
             raise RewardUnavailable(f"The reward {reward.name!r} is no longer offered.")
         if reward.per_agent_monthly_limit is not None:
@@ -84,7 +84,7 @@ def redemption_request(
                 )
         total = reward.cost * quantity
         if total > MAX_AMOUNT:
-            raise ValidationProblem({"quantity": f"At most {MAX_AMOUNT} coins in one redemption."})
+            raise InvalidInputError({"quantity": f"At most {MAX_AMOUNT} coins in one redemption."})
         if wallet.balance < total:  # checked again by wallet_debit; fail before touching stock
             raise InsufficientFunds(
                 f"The balance is {wallet.balance} coins; {total} are needed.",
@@ -168,7 +168,7 @@ def redemption_transition(
             .first()
         )
         if redemption is None:
-            raise NotFoundProblem(f"No redemption {redemption_id}.")
+            raise NotFoundError(f"No redemption {redemption_id}.")
         if redemption.status == target:
             return redemption
         if redemption.status not in allowed:

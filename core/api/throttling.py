@@ -11,8 +11,7 @@ from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from accounts.api.auth import Principal
-from config.redis import get_redis, redis_key
+from core.redis import get_redis, redis_key
 
 WINDOW_SECONDS = 60
 
@@ -30,13 +29,14 @@ class PerCredentialRateThrottle(BaseThrottle):
         self.retry_after: float | None = None
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        principal = request.user
-        if not isinstance(principal, Principal):
+        # The caller's stable id (accounts' Principal): API key, widget token or session.
+        credential = getattr(request.user, "credential", None)
+        if not isinstance(credential, str):
             return True  # unauthenticated requests are refused before they cost anything
         limit = int(getattr(view, "rate_limit_per_minute", settings.API_RATE_LIMIT_PER_MINUTE))
         now = time.time()
         window = int(now // WINDOW_SECONDS)
-        key = f"rl:{principal.credential}:{window}"
+        key = f"rl:{credential}:{window}"
         count = _batches.count(key, limit, time.monotonic())
         if count is None:  # the cache is unreachable: fail open rather than refuse service
             return True

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import redis
 from django.conf import settings
 
-from config.redis import get_redis, redis_key
+from core.redis import get_redis, redis_key
 
 log = logging.getLogger(__name__)
 

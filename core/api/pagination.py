@@ -11,7 +11,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.problems import ValidationProblem
+from core.errors import InvalidInputError
 
 
 def parse_limit(request: Request, default: int | None = None, maximum: int | None = None) -> int:
@@ -22,7 +22,7 @@ def parse_limit(request: Request, default: int | None = None, maximum: int | Non
         return default or settings.API_PAGE_SIZE
     # ASCII digits only: str.isdigit() also says yes to "²", which int() refuses.
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
-        raise ValidationProblem({"limit": f"Must be an integer from 1 to {maximum}."})
+        raise InvalidInputError({"limit": f"Must be an integer from 1 to {maximum}."})
     return int(raw)
 
 
@@ -53,7 +53,7 @@ class CursorPagination(pagination.CursorPagination):
         try:
             return super().decode_cursor(request)
         except NotFound as exc:
-            raise ValidationProblem({"cursor": "Invalid or expired cursor."}) from exc
+            raise InvalidInputError({"cursor": "Invalid or expired cursor."}) from exc
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response({"results": data, "next": self.get_next_link()})

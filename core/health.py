@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
-from config.queues import unconsumed_work
-from config.redis import get_redis
+from core.queues import unconsumed_work
+from core.redis import get_redis
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

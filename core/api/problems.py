@@ -1,10 +1,12 @@
 """RFC 9457 problem details for every error under /api/.
 
 Three places produce errors, and all three answer `application/problem+json`:
-* DRF views raise `APIException`s (and domain errors mapped to them): `exception_handler`;
+* domain code (services, selectors, periods) raises `core.errors.ApplicationError`s, which
+  carry their own type, title and status: `exception_handler`;
+* DRF views raise `APIException`s (HTTP-layer code with a type of its own raises `Problem`):
+  `exception_handler` too;
 * anything that escapes a view (a bug) or never reaches one (an unknown URL, a body over the
-  size limit): `ProblemDetailsMiddleware`;
-* domain code raises `Problem` subclasses, which carry their own type, status and title.
+  size limit): `ProblemDetailsMiddleware`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
+
+from core.errors import ApplicationError
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +62,8 @@ SLUGS = {
 
 
 class Problem(exceptions.APIException):
-    """A domain error with its own problem type: `raise InsufficientFunds(detail=...)`."""
+    """An HTTP-layer error with its own problem type and headers (e.g. an Idempotency-Key still
+    in progress: 409 with Retry-After). Domain code raises `core.errors` instead."""
 
     status_code: int = status.HTTP_409_CONFLICT
     slug = "conflict"
@@ -76,29 +81,6 @@ class Problem(exceptions.APIException):
         self.errors = dict(errors or {})
         self.headers = dict(headers or {})
         self.extra = dict(extra or {})
-
-
-class NotFoundProblem(Problem):
-    """404 raised by services and selectors (views may raise DRF's NotFound: same answer)."""
-
-    status_code = 404
-    slug = "not-found"
-    title = "Not found"
-
-
-class ValidationProblem(Problem):
-    """400 naming the offending fields, raised by code that validates outside a serializer."""
-
-    status_code = 400
-    slug = "validation-error"
-    title = "Invalid request"
-
-    def __init__(self, errors: Mapping[str, list[str] | str], detail: str | None = None) -> None:
-        normalized = {k: [v] if isinstance(v, str) else list(v) for k, v in errors.items()}
-        first = next(iter(normalized.items()), None)
-        super().__init__(
-            detail or (f"{first[0]}: {first[1][0]}" if first else self.title), errors=normalized
-        )
 
 
 def problem_body(
@@ -162,6 +144,21 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge()
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        code = exc.status_code
+        return Response(
+            problem_body(
+                code,
+                exc.detail,
+                slug=exc.slug,
+                title=exc.title,
+                errors=exc.errors,
+                extra=exc.extra,
+            ),
+            status=code,
+            content_type=PROBLEM_CONTENT_TYPE,
+        )
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: the middleware logs it and answers 500
 

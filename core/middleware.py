@@ -48,7 +48,7 @@ class NullCharacterMiddleware:
         message = str(ProhibitNullCharactersValidator.message)  # as for fields in a body
         if not request.path_info.startswith(API_PREFIX):
             return HttpResponseBadRequest(f"{where}: {message}", content_type="text/plain")
-        from accounts.api.problems import problem_response
+        from core.api.problems import problem_response
 
         return problem_response(400, f"{where}: {message}", errors={where: [message]})
 

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    """The platform under every app: HTTP conventions, domain errors, Redis, bulk SQL, lookups,
+    metrics and the process guards. It imports no Gamify app."""
+
+    name = "core"
+    verbose_name = "Gamify platform"
+
+    def ready(self) -> None:
+        from core import (
+            guards,  # noqa: F401  (registers the deploy check)
+            lookups,  # noqa: F401  (registers field__any)
+        )
+        from core.api import schema  # noqa: F401  (registers the OpenAPI extensions)
