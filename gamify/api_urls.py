@@ -6,11 +6,13 @@ from gamify.activity.api import ActivityListApi
 from gamify.contests import api as contests
 from gamify.game.api import urls as game_urls
 from gamify.leaderboards.api import LeaderboardApi
+from gamify.profile_api import AgentProfileApi
 from gamify.wallet.api import urls as wallet_urls
 
 urlpatterns = [
     path("activity", ActivityListApi.as_view(), name="activity-list"),
     *game_urls.urlpatterns,
+    path("agents/<str:external_id>/profile", AgentProfileApi.as_view(), name="agent-profile"),
     path("leaderboards", LeaderboardApi.as_view(), name="leaderboard"),
     path("contests", contests.ContestListApi.as_view(), name="contest-list"),
     path("contests/<int:contest_id>", contests.ContestDetailApi.as_view(), name="contest-detail"),

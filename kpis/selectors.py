@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Min, Q, Sum
+from django.db.models import Min, Sum
 
 from accounts.models import Agent, AgentHistory, Team, Tenant
 from accounts.selectors import team_descendants
@@ -31,22 +31,113 @@ E4 = Decimal(10_000)
 MAX_POINTS = 5000
 
 
-def _hour_filter(period: Period) -> Q:
-    condition = Q()
-    if period.start is not None:
-        condition &= Q(hour__gte=period.start)
-    if period.end is not None:
-        condition &= Q(hour__lt=period.end)
-    return condition
+# --- bucket reads: the one API every reader of the buckets uses (KPI endpoints, boards) -----
+SUBJECT_KEYS = {"agent": "agent_id", "team": "team_id"}
+COUNTER_MODELS: dict[tuple[str, bool], Any] = {
+    ("agent", True): AgentDay,
+    ("agent", False): AgentHour,
+    ("team", True): TeamDay,
+    ("team", False): TeamHour,
+}
+METRIC_MODELS: dict[str, Any] = {"agent": AgentMetricHour, "team": TeamMetricHour}
 
 
-def _day_filter(period: Period, tenant: Tenant) -> Q:
-    condition = Q()
-    if period.start is not None:
-        condition &= Q(day__gte=period.start.astimezone(tenant.tz).date())
-    if period.end is not None:
-        condition &= Q(day__lt=period.end.astimezone(tenant.tz).date())
-    return condition
+def counter_rows(
+    *,
+    tenant_id: int,
+    entity: str,
+    start: datetime | None,
+    end: datetime | None,
+    tz: Any,
+    by_day: bool,
+    ids: Iterable[int] | None = None,
+) -> Any:
+    """Counter buckets of agents or teams (`entity`) in the window [start, end) (None: open),
+    of the subjects `ids` (None: every one). `by_day`: day buckets, for a window of whole
+    local days in `tz`; else hour buckets."""
+    key = SUBJECT_KEYS[entity]
+    rows = COUNTER_MODELS[entity, by_day].objects.filter(tenant_id=tenant_id)
+    if ids is not None:
+        rows = rows.filter(**{f"{key}__any": ids})
+    if by_day:
+        if start is not None:
+            rows = rows.filter(day__gte=start.astimezone(tz).date())
+        if end is not None:
+            rows = rows.filter(day__lt=end.astimezone(tz).date())
+    else:
+        if start is not None:
+            rows = rows.filter(hour__gte=start)
+        if end is not None:
+            rows = rows.filter(hour__lt=end)
+    return rows
+
+
+def metric_rows(
+    *,
+    tenant_id: int,
+    entity: str,
+    start: datetime | None,
+    end: datetime | None,
+    ids: Iterable[int] | None = None,
+    kpi: str | None = None,
+) -> Any:
+    """Custom-KPI metric buckets (hourly) of agents or teams in the window, of one KPI or all."""
+    rows = METRIC_MODELS[entity].objects.filter(tenant_id=tenant_id)
+    if kpi is not None:
+        rows = rows.filter(kpi=kpi)
+    if ids is not None:
+        rows = rows.filter(**{f"{SUBJECT_KEYS[entity]}__any": ids})
+    if start is not None:
+        rows = rows.filter(hour__gte=start)
+    if end is not None:
+        rows = rows.filter(hour__lt=end)
+    return rows
+
+
+def counter_sums_by_subject(
+    *,
+    tenant_id: int,
+    entity: str,
+    start: datetime | None,
+    end: datetime | None,
+    tz: Any,
+    by_day: bool,
+    ids: Iterable[int] | None = None,
+) -> dict[int, list[int]]:
+    """{subject id: Σ of every counter} over the window (one query, grouped by subject)."""
+    key = SUBJECT_KEYS[entity]
+    rows = counter_rows(
+        tenant_id=tenant_id, entity=entity, start=start, end=end, tz=tz, by_day=by_day, ids=ids
+    )
+    return {
+        row[key]: [int(row[f"s_{c}"] or 0) for c in COUNTERS]
+        for row in rows.values(key).annotate(**{f"s_{c}": Sum(c) for c in COUNTERS})
+    }
+
+
+def metric_sums_by_subject(
+    *,
+    tenant_id: int,
+    entity: str,
+    kpi: str,
+    start: datetime | None,
+    end: datetime | None,
+    ids: Iterable[int] | None = None,
+) -> dict[int, tuple[int, int]]:
+    """{subject id: (Σ value_e4, Σ count_e4)} of one custom KPI over the window."""
+    key = SUBJECT_KEYS[entity]
+    rows = metric_rows(tenant_id=tenant_id, entity=entity, start=start, end=end, ids=ids, kpi=kpi)
+    return {
+        subject: (int(v or 0), int(c or 0))
+        for subject, v, c in rows.values(key)
+        .annotate(v=Sum("value_e4"), c=Sum("count_e4"))
+        .values_list(key, "v", "c")
+    }
+
+
+def _subject(agent_id: int | None, team_ids: set[int] | None) -> tuple[str, Iterable[int]]:
+    """One agent, or a set of teams read as one (a team and its sub-teams)."""
+    return ("agent", [agent_id]) if agent_id is not None else ("team", team_ids or ())
 
 
 def bucket_rows(
@@ -54,14 +145,16 @@ def bucket_rows(
 ) -> Any:
     """The subject's counter buckets in the period: day buckets when the period is made of whole
     local days (every period but a custom window), else hour buckets."""
-    by_day = period.type != "custom"
-    if agent_id is not None:
-        model: Any = AgentDay if by_day else AgentHour
-        rows = model.objects.filter(tenant_id=tenant.pk, agent_id=agent_id)
-    else:
-        model = TeamDay if by_day else TeamHour
-        rows = model.objects.filter(tenant_id=tenant.pk, team_id__in=team_ids or ())
-    return rows.filter(_day_filter(period, tenant) if by_day else _hour_filter(period))
+    entity, ids = _subject(agent_id, team_ids)
+    return counter_rows(
+        tenant_id=tenant.pk,
+        entity=entity,
+        start=period.start,
+        end=period.end,
+        tz=tenant.tz,
+        by_day=period.type != "custom",
+        ids=ids,
+    )
 
 
 def counter_sums(
@@ -77,15 +170,13 @@ def metric_sums(
     *, tenant: Tenant, period: Period, agent_id: int | None = None, team_ids: set[int] | None = None
 ) -> dict[str, tuple[int, int]]:
     """{custom KPI code: (Σ value_e4, Σ count_e4)} over the subject's metric buckets."""
-    rows: Any
-    if agent_id is not None:
-        rows = AgentMetricHour.objects.filter(tenant_id=tenant.pk, agent_id=agent_id)
-    else:
-        rows = TeamMetricHour.objects.filter(tenant_id=tenant.pk, team_id__in=team_ids or ())
+    entity, ids = _subject(agent_id, team_ids)
+    rows = metric_rows(
+        tenant_id=tenant.pk, entity=entity, start=period.start, end=period.end, ids=ids
+    )
     return {
         kpi: (int(v or 0), int(c or 0))
-        for kpi, v, c in rows.filter(_hour_filter(period))
-        .values("kpi")
+        for kpi, v, c in rows.values("kpi")
         .annotate(v=Sum("value_e4"), c=Sum("count_e4"))
         .values_list("kpi", "v", "c")
     }
@@ -257,14 +348,10 @@ def kpi_series(
                 target[INDEX[name]] += count
         values = [builtin_value(kpi.formula, s, kpi.min_volume) for s in sums]
     else:
-        metric_rows: Any = (
-            AgentMetricHour.objects.filter(tenant_id=tenant.pk, agent_id=agent_id)
-            if agent is not None
-            else TeamMetricHour.objects.filter(tenant_id=tenant.pk, team_id__in=team_ids)
-        )
+        entity, ids = _subject(agent_id, team_ids)
         pairs = [[0, 0] for _ in spans]
-        for hour, value_e4, count_e4 in metric_rows.filter(
-            _hour_filter(whole), kpi=code
+        for hour, value_e4, count_e4 in metric_rows(
+            tenant_id=tenant.pk, entity=entity, start=whole.start, end=whole.end, ids=ids, kpi=code
         ).values_list("hour", "value_e4", "count_e4"):
             pair = pairs[bisect_right(starts, hour) - 1]
             pair[0] += value_e4

@@ -12,10 +12,10 @@ from gamify.contests.services import (
     participant_ids,
     prize_for,
 )
+from gamify.contests.tasks import populate_contest
 from gamify.leaderboards import live
 from gamify.leaderboards.boards import Board, Standing
-from gamify.leaderboards.service import AROUND, _entry, populate_later
-from gamify.tasks import populate_contest
+from gamify.leaderboards.service import AROUND, entry_row, populate_later
 from kpis.catalogue import kpi_catalogue
 from kpis.formulas import BUILTIN
 from kpis.periods import Period
@@ -64,7 +64,7 @@ def standings_body(contest: Contest, *, limit: int, around: Agent | None = None)
     better = _better(contest)
 
     def entry(e: Standing, *, reason: bool = False) -> dict[str, Any]:
-        row = _entry(e, contest.entity, reason=reason)
+        row = entry_row(e, contest.entity, reason=reason)
         if final and not reason:
             row["prize"] = e.extra.get("prize")
         elif not reason:

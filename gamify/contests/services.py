@@ -25,12 +25,13 @@ from core.errors import ConflictError, InvalidInputError
 from core.times import time_range_error
 from gamify.activity.services import NewActivity, activities_record
 from gamify.contests.models import Contest, ContestResult
-from gamify.game.engine import badges_award
+from gamify.game.badges import Earned, badges_award
 from gamify.game.finalization import grace
 from gamify.game.models import Badge
-from gamify.game.services import MAX_RANK, _decimal
+from gamify.game.services import MAX_RANK, checked_decimal
 from gamify.leaderboards import live
 from gamify.leaderboards.boards import Board, Guardrail, Standing, rank, standings
+from gamify.wallet.services import wallet_credit
 from kpis.catalogue import kpi_catalogue
 from kpis.periods import hour_start
 
@@ -102,8 +103,8 @@ def contest_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[str, 
                     }
                 )
     clean["participants"] = _participants(tenant, clean["participants"], clean["entity"])
-    clean["min_volume"] = _decimal(clean["min_volume"], "min_volume", minimum=Decimal(0))
-    clean["target"] = _decimal(clean["target"], "target")
+    clean["min_volume"] = checked_decimal(clean["min_volume"], "min_volume", minimum=Decimal(0))
+    clean["target"] = checked_decimal(clean["target"], "target")
     if clean["kind"] == Contest.Kind.TARGET and clean["target"] is None:
         raise InvalidInputError({"target": "A target contest needs a target."})
     clean["guardrails"] = _guardrails(catalogue, clean["guardrails"], clean["entity"])
@@ -162,7 +163,7 @@ def _guardrails(catalogue: Mapping[str, Any], value: Any, entity: str) -> list[d
             raise InvalidInputError({f"{where}.kpi": "A built-in KPI measured for the entity."})
         if rail.get("op") not in (">=", "<="):
             raise InvalidInputError({f"{where}.op": "Must be >= or <=."})
-        number = _decimal(rail.get("value"), f"{where}.value")
+        number = checked_decimal(rail.get("value"), f"{where}.value")
         if number is None:
             raise InvalidInputError({f"{where}.value": "This field is required."})
         out.append({"kpi": kpi.code, "op": rail["op"], "value": float(number)})
@@ -395,8 +396,6 @@ def contest_standings(contest: Contest) -> tuple[list[Standing], list[Standing]]
 
 def contest_finalize(*, contest_id: int) -> str:
     """Freeze a contest's standings and pay its prizes — once, however often it is called."""
-    from gamify.game.coins import coins_credit
-
     with transaction.atomic():
         contest = (
             Contest.objects.select_for_update()
@@ -424,7 +423,7 @@ def contest_finalize(*, contest_id: int) -> str:
                     if entry.rank <= int(badge.criteria.get("rank", 1)):
                         for agent in _agents_of(contest, entry):
                             data: dict[str, Any] = {"contest": contest.pk, "rank": entry.rank}
-                            earned.append((badge, agent, f"contest-{contest.pk}", data))
+                            earned.append(Earned(badge, agent, f"contest-{contest.pk}", data))
             prize = prize_for(contest, entry, better)
             results.append(
                 ContestResult(
@@ -447,7 +446,7 @@ def contest_finalize(*, contest_id: int) -> str:
             winners.append((entry, prize))
             for agent in _agents_of(contest, entry):
                 if prize.get("coins"):
-                    coins_credit(
+                    wallet_credit(
                         tenant=tenant,
                         agent_id=agent,
                         amount=prize["coins"],
@@ -458,7 +457,7 @@ def contest_finalize(*, contest_id: int) -> str:
                 data = {"contest": contest.pk, "rank": entry.rank}
                 if prize.get("badge"):
                     badge = Badge.objects.for_tenant(tenant).get(code=prize["badge"])
-                    earned.append((badge, agent, f"contest-{contest.pk}", data))
+                    earned.append(Earned(badge, agent, f"contest-{contest.pk}", data))
         ContestResult.objects.bulk_create(results)
         badges_award(tenant=tenant, earned=earned)
         activities = [

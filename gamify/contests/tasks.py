@@ -1,11 +1,15 @@
-"""Beat task moving contests along their lifecycle."""
+"""Celery tasks of contests: the beat task moving them along their lifecycle, and the fill of
+a running contest's live board."""
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import transaction
 
 from accounts.models import Tenant
-from gamify.contests.services import contests_advance
+from gamify.contests.models import Contest
+from gamify.contests.services import contest_board_populate, contests_advance
+from kpis import buckets
 
 
 @shared_task(name="gamify.advance_contests")
@@ -14,3 +18,14 @@ def advance_contests() -> str:
     for tenant in Tenant.objects.order_by("pk"):
         outcomes += contests_advance(tenant=tenant)
     return "; ".join(outcomes) or "nothing due"
+
+
+@shared_task(name="gamify.populate_contest", acks_late=True)
+def populate_contest(contest_id: int) -> str:
+    contest = Contest.objects.filter(pk=contest_id).select_related("tenant").first()
+    if contest is None:
+        return "gone"
+    with transaction.atomic():
+        buckets.advisory_lock(buckets.APPLY_LOCK, contest.tenant_id)
+        contest.refresh_from_db()  # its status may have moved while the task waited
+        return f"{contest_board_populate(contest=contest)} entries"

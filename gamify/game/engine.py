@@ -30,11 +30,11 @@ from accounts.models import Tenant
 from core.bulk import bulk_upsert
 from core.times import EARLIEST_DAY, LATEST_DAY
 from gamify.activity.services import NewActivity, activities_record
+from gamify.game.badges import Earned, badges_award
 from gamify.game.models import (
     AgentDayPoints,
     AgentGameState,
     Badge,
-    BadgeAward,
     Level,
     PeriodClose,
     PointAdjustment,
@@ -501,7 +501,7 @@ def _monotone_badges(
     lifetime: dict[int, int],
 ) -> int:
     """Count and points-milestone badges, awarded the moment they hold."""
-    earned: list[tuple[Badge, int, str, dict[str, Any]]] = []
+    earned: list[Earned] = []
     lifetime_counts: dict[int, list[int]] | None = None
     for badge in count_badges:
         criteria = badge.criteria
@@ -519,14 +519,14 @@ def _monotone_badges(
                     continue
                 numerator = builtin_value(kpi.formula, sums_of_agent, kpi.min_volume).numerator
                 if Decimal(str(numerator)) >= needed:
-                    earned.append((badge, agent, "", {"count": numerator}))
+                    earned.append(Earned(badge, agent, "", {"count": numerator}))
             continue
         for agent, start in wanted.get(kind, ()):
             numerator = sums.value(kpi, agent, kind, start).numerator
             if Decimal(str(numerator)) >= needed:
                 key = start.isoformat() if badge.repeatable else ""
                 earned.append(
-                    (
+                    Earned(
                         badge,
                         agent,
                         key,
@@ -537,16 +537,14 @@ def _monotone_badges(
     return badges_award(tenant=ctx.tenant, earned=earned)
 
 
-def points_milestones(
-    ctx: Context, lifetime: Mapping[int, int]
-) -> list[tuple[Badge, int, str, dict[str, Any]]]:
+def points_milestones(ctx: Context, lifetime: Mapping[int, int]) -> list[Earned]:
     """Points-milestone badges the agents' lifetime points have reached."""
-    earned: list[tuple[Badge, int, str, dict[str, Any]]] = []
+    earned: list[Earned] = []
     for badge in (b for b in ctx.badges if b.kind == Badge.Kind.POINTS):
         goal = int(badge.criteria.get("points", 0))
         for agent, points in lifetime.items():
             if points >= goal:
-                earned.append((badge, agent, "", {"lifetime_points": points}))
+                earned.append(Earned(badge, agent, "", {"lifetime_points": points}))
     return earned
 
 
@@ -559,76 +557,3 @@ def _lifetime_counters(ctx: Context, agents: set[int]) -> dict[int, list[int]]:
         for i, v in enumerate(counters):
             total[i] += v
     return totals
-
-
-def badges_award(*, tenant: Tenant, earned: list[tuple[Badge, int, str, dict[str, Any]]]) -> int:
-    """Give badges not given yet (one per badge, agent and period key); credit their coins and
-    record the activity. Returns how many were new."""
-    if not earned:
-        return 0
-    existing = set(
-        BadgeAward.objects.for_tenant(tenant)
-        .filter(badge_id__in={b.pk for b, _, _, _ in earned})
-        .values_list("badge_id", "agent_id", "period_key")
-    )
-    now = timezone.now()
-    new: dict[tuple[int, int, str], BadgeAward] = {}
-    for badge, agent, key, data in earned:
-        if not badge.repeatable:
-            key = ""
-        if (badge.pk, agent, key) in existing or (badge.pk, agent, key) in new:
-            continue
-        new[(badge.pk, agent, key)] = BadgeAward(
-            tenant=tenant,
-            badge=badge,
-            agent_id=agent,
-            period_key=key,
-            awarded_at=now,
-            coins=badge.coins,
-            data=data,
-        )
-    if not new:
-        return 0
-    BadgeAward.objects.bulk_create(new.values(), ignore_conflicts=True)
-    # ignore_conflicts leaves primary keys unset: read back the rows this call inserted (its
-    # timestamp) so that each award is credited exactly once, by whoever inserted it.
-    awards = list(
-        BadgeAward.objects.for_tenant(tenant)
-        .filter(awarded_at=now, badge_id__in={k[0] for k in new})
-        .select_related("badge")
-    )
-    _credit_and_announce(tenant, awards)
-    return len(awards)
-
-
-def _credit_and_announce(tenant: Tenant, awards: list[BadgeAward]) -> None:
-    from gamify.game.coins import coins_credit
-
-    activities = []
-    for award in awards:
-        if award.coins:
-            coins_credit(
-                tenant=tenant,
-                agent_id=award.agent_id,
-                amount=award.coins,
-                kind="badge_prize",
-                reference=f"badge:{award.badge.code}",
-                idempotency_key=f"badge-award:{award.pk}",
-            )
-        activities.append(
-            NewActivity(
-                type="badge.awarded",
-                key=f"badge:{award.pk}",
-                agent_id=award.agent_id,
-                occurred_at=award.awarded_at,
-                data={
-                    "badge": award.badge.code,
-                    "name": award.badge.name,
-                    "icon": award.badge.icon,
-                    "coins": award.coins,
-                    "period_key": award.period_key,
-                    **award.data,
-                },
-            )
-        )
-    activities_record(tenant=tenant, items=activities)

@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from accounts.models import Tenant
 from core.times import EARLIEST_DAY
-from gamify.game.engine import PERIODS, Context, PeriodSums, badges_award, game_recompute, meets
+from gamify.game.badges import Earned, badges_award
+from gamify.game.engine import PERIODS, Context, PeriodSums, game_recompute, meets
 from gamify.game.models import (
     AgentDayPoints,
     Badge,
@@ -29,6 +30,7 @@ from gamify.game.models import (
     PeriodClose,
     PointAward,
 )
+from gamify.wallet.services import points_convert
 from kpis import buckets
 from kpis.models import AgentDay
 from kpis.periods import local_midnight
@@ -125,7 +127,7 @@ def _period_badges(ctx: Context, kind: str, start: date, agents: set[int]) -> in
             previous.setdefault((badge_id, agent), set()).add(date.fromisoformat(key))
         except ValueError:
             continue  # a contest prize's key, not a period
-    earned: list[tuple[Badge, int, str, dict[str, Any]]] = []
+    earned: list[Earned] = []
     for badge in relevant:
         criteria = badge.criteria
         kpi = ctx.catalogue.get(criteria.get("kpi", ""))
@@ -150,7 +152,7 @@ def _period_badges(ctx: Context, kind: str, start: date, agents: set[int]) -> in
                 if met(agent, start):
                     value = sums.value(kpi, agent, kind, start).value
                     earned.append(
-                        (
+                        Earned(
                             badge,
                             agent,
                             key,
@@ -178,7 +180,7 @@ def _period_badges(ctx: Context, kind: str, start: date, agents: set[int]) -> in
                     continue
             if run >= length:
                 earned.append(
-                    (
+                    Earned(
                         badge,
                         agent,
                         key,
@@ -190,8 +192,6 @@ def _period_badges(ctx: Context, kind: str, start: date, agents: set[int]) -> in
 
 def _convert(tenant: Tenant, day: date, agents: set[int]) -> int:
     """The tenant's points-to-coins conversion, once per agent and day."""
-    from gamify.wallet.services import points_convert
-
     converted = 0
     for agent, points in AgentDayPoints.objects.filter(tenant=tenant, day=day).values_list(
         "agent_id", "points"

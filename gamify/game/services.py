@@ -25,6 +25,7 @@ from gamify.game.engine import (
     _lifetime,
     _write_day_points,
     badges_award,
+    game_recompute,
     points_milestones,
 )
 from gamify.game.models import (
@@ -37,6 +38,7 @@ from gamify.game.models import (
 )
 from kpis import buckets
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
+from kpis.services.catalogue import CODE_PATTERN
 from kpis.services.ingestion import changes_announce
 
 RULE_FIELDS = (
@@ -76,7 +78,7 @@ class Conflict(ConflictError):
     title = "Conflict"
 
 
-def _decimal(value: Any, field: str, *, minimum: Decimal | None = None) -> Decimal | None:
+def checked_decimal(value: Any, field: str, *, minimum: Decimal | None = None) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
@@ -118,9 +120,11 @@ def point_rule_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[st
         isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= MAX_TOTAL_POINTS
     ):
         raise InvalidInputError({"cap": f"Must be a whole number from 0 to {MAX_TOTAL_POINTS}."})
-    clean["min_volume"] = _decimal(clean.get("min_volume") or 0, "min_volume", minimum=Decimal(0))
+    clean["min_volume"] = checked_decimal(
+        clean.get("min_volume") or 0, "min_volume", minimum=Decimal(0)
+    )
     for name in ("threshold", "lower", "upper"):
-        clean[name] = _decimal(clean.get(name), name)
+        clean[name] = checked_decimal(clean.get(name), name)
     op = clean.get("op") or ""
     if kind == PointRule.Kind.TARGET:
         if clean["threshold"] is None:
@@ -333,9 +337,13 @@ def badge_criteria_validate(*, tenant: Tenant, criteria: Any) -> dict[str, Any]:
             raise InvalidInputError({"criteria.op": "Must be >= or <=."})
         clean["op"] = op
     if "threshold" in fields:
-        clean["threshold"] = float(_decimal(criteria["threshold"], "criteria.threshold") or 0)
+        clean["threshold"] = float(
+            checked_decimal(criteria["threshold"], "criteria.threshold") or 0
+        )
     if "min_volume" in fields:
-        minimum = _decimal(criteria.get("min_volume", 0), "criteria.min_volume", minimum=Decimal(0))
+        minimum = checked_decimal(
+            criteria.get("min_volume", 0), "criteria.min_volume", minimum=Decimal(0)
+        )
         clean["min_volume"] = float(minimum or 0)
     if "period" in fields:
         allowed = {
@@ -383,8 +391,6 @@ def badge_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[str, An
 
 
 def badge_code_errors(code: Any) -> list[str]:
-    from kpis.services.catalogue import CODE_PATTERN
-
     if not isinstance(code, str) or not CODE_PATTERN.match(code.replace("-", "_")):
         return ["2–40 characters: lowercase letters, digits, - and _, starting with a letter."]
     return []
@@ -417,8 +423,6 @@ def game_rebuild(*, tenant: Tenant) -> str:
     """Recompute the game from scratch: open-period awards, points per day, lifetime points
     and levels are dropped and derived again from the buckets. Finalized awards, badges,
     adjustments and the record of levels reached are ledgers: they stay."""
-    from gamify.game.engine import game_recompute
-
     with transaction.atomic():
         buckets.advisory_lock(buckets.APPLY_LOCK, tenant.pk)
         PointAward.objects.for_tenant(tenant).filter(finalized=False).delete()

@@ -26,9 +26,8 @@ from accounts.selectors import subtree, team_tree
 from gamify.game.engine import meets
 from gamify.game.models import AgentDayPoints
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
-from kpis.formulas import BUILTIN, COUNTERS, N_COUNTERS, KpiValue, builtin_value
-from kpis.models import AgentDay, AgentHour, AgentMetricHour, TeamDay, TeamHour, TeamMetricHour
-from kpis.selectors import custom_value
+from kpis.formulas import BUILTIN, N_COUNTERS, KpiValue, builtin_value
+from kpis.selectors import counter_sums_by_subject, custom_value, metric_sums_by_subject
 
 # A member starts with the volume in thousandths, inverted around this offset in 16 digits,
 # so that a higher volume sorts first — negative ones too: an agent's points (the volume of a
@@ -131,56 +130,34 @@ def higher_is_better(board: Board, catalogue: Mapping[str, CatalogueKpi] | None 
     return catalogue[board.metric].higher_is_better
 
 
-# --- sums from the buckets ------------------------------------------------------------------
-def _counter_rows(board: Board, ids: Iterable[int] | None, entity: str) -> Any:
-    by_day = board.day_aligned
-    model: Any
-    if entity == "agent":
-        model = AgentDay if by_day else AgentHour
-        key = "agent_id"
-    else:
-        model = TeamDay if by_day else TeamHour
-        key = "team_id"
-    rows = model.objects.filter(tenant_id=board.tenant.pk)
-    if ids is not None:
-        rows = rows.filter(**{f"{key}__any": ids})
-    first, after = board.days()
-    if by_day:
-        if first is not None:
-            rows = rows.filter(day__gte=first)
-        if after is not None:
-            rows = rows.filter(day__lt=after)
-    else:
-        if board.start is not None:
-            rows = rows.filter(hour__gte=board.start)
-        if board.end is not None:
-            rows = rows.filter(hour__lt=board.end)
-    return rows.values(key).annotate(**{f"s_{c}": Sum(c) for c in COUNTERS}), key
+# --- sums from the buckets (read through kpis.selectors, the one bucket-read API) ----------
+def board_counter_sums(
+    board: Board, ids: Iterable[int] | None, entity: str
+) -> dict[int, list[int]]:
+    """{agent or team id: Σ of every counter} over the board's window."""
+    return counter_sums_by_subject(
+        tenant_id=board.tenant.pk,
+        entity=entity,
+        start=board.start,
+        end=board.end,
+        tz=board.tenant.tz,
+        by_day=board.day_aligned,
+        ids=ids,
+    )
 
 
-def counter_sums(board: Board, ids: Iterable[int] | None, entity: str) -> dict[int, list[int]]:
-    rows, key = _counter_rows(board, ids, entity)
-    return {row[key]: [int(row[f"s_{c}"] or 0) for c in COUNTERS] for row in rows}
-
-
-def metric_sums(
+def board_metric_sums(
     board: Board, ids: Iterable[int] | None, entity: str, code: str
 ) -> dict[int, tuple[int, int]]:
-    model: Any = AgentMetricHour if entity == "agent" else TeamMetricHour
-    key = "agent_id" if entity == "agent" else "team_id"
-    rows = model.objects.filter(tenant_id=board.tenant.pk, kpi=code)
-    if ids is not None:
-        rows = rows.filter(**{f"{key}__any": ids})
-    if board.start is not None:
-        rows = rows.filter(hour__gte=board.start)
-    if board.end is not None:
-        rows = rows.filter(hour__lt=board.end)
-    return {
-        entity_id: (int(v or 0), int(c or 0))
-        for entity_id, v, c in rows.values(key)
-        .annotate(v=Sum("value_e4"), c=Sum("count_e4"))
-        .values_list(key, "v", "c")
-    }
+    """{agent or team id: (Σ value_e4, Σ count_e4)} of a custom KPI over the board's window."""
+    return metric_sums_by_subject(
+        tenant_id=board.tenant.pk,
+        entity=entity,
+        kpi=code,
+        start=board.start,
+        end=board.end,
+        ids=ids,
+    )
 
 
 def points_sums(board: Board, agent_ids: Iterable[int] | None) -> dict[int, int]:
@@ -203,11 +180,11 @@ def kpi_values(
     sums: dict[int, list[int]] | None = None,
 ) -> dict[int, KpiValue]:
     if kpi.formula is not None:
-        sums = sums if sums is not None else counter_sums(board, ids, entity)
+        sums = sums if sums is not None else board_counter_sums(board, ids, entity)
         return {i: builtin_value(kpi.formula, s, kpi.min_volume) for i, s in sums.items()}
     return {
         i: custom_value(kpi, v, c)
-        for i, (v, c) in metric_sums(board, ids, entity, kpi.code).items()
+        for i, (v, c) in board_metric_sums(board, ids, entity, kpi.code).items()
     }
 
 
@@ -248,7 +225,7 @@ def standings(board: Board, *, only: Iterable[int] | None = None) -> list[Standi
         for agent, points in points_sums(board, ids).items():
             if agent in people:
                 who = people[agent]
-                out.append(_standing(agent, who, float(points), Decimal(points), True, better))
+                out.append(standing_of(agent, who, float(points), Decimal(points), True, better))
         return out
     kpi = catalogue[board.metric]
     values = kpi_values(board, kpi, ids, "agent")
@@ -260,12 +237,14 @@ def standings(board: Board, *, only: Iterable[int] | None = None) -> list[Standi
         volume = Decimal(str(value.volume))
         if volume <= 0:
             continue  # no activity: in neither list
-        qualified, reason = _qualifies(board, value, volume, minimum, guard.get(agent, {}))
-        out.append(_standing(agent, people[agent], value.value, volume, qualified, better, reason))
+        qualified, reason = qualifies(board, value, volume, minimum, guard.get(agent, {}))
+        out.append(
+            standing_of(agent, people[agent], value.value, volume, qualified, better, reason)
+        )
     return out
 
 
-def _qualifies(
+def qualifies(
     board: Board,
     value: KpiValue,
     volume: Decimal,
@@ -317,7 +296,7 @@ def _guardrail_values(
     board: Board, catalogue: dict[str, CatalogueKpi], ids: set[int] | None, entity: str
 ) -> dict[int, dict[str, KpiValue]]:
     out: dict[int, dict[str, KpiValue]] = defaultdict(dict)
-    sums = counter_sums(board, ids, entity)
+    sums = board_counter_sums(board, ids, entity)
     for rail in board.guardrails:
         kpi = catalogue[rail.kpi]
         for entity_id, value in kpi_values(board, kpi, ids, entity, sums=sums).items():
@@ -325,7 +304,7 @@ def _guardrail_values(
     return out
 
 
-def _standing(
+def standing_of(
     entity_id: int,
     who: tuple[str, str],
     value: float | None,
@@ -367,14 +346,14 @@ def _team_standings(
             if members & present:
                 total = sum(per_team[t] for t in members)
                 out.append(
-                    _standing(team, people[team], float(total), Decimal(total), True, better)
+                    standing_of(team, people[team], float(total), Decimal(total), True, better)
                 )
         return out
     kpi = catalogue[board.metric]
     if kpi.formula is None:
-        raw = metric_sums(board, None, "team", kpi.code)
+        raw = board_metric_sums(board, None, "team", kpi.code)
     else:
-        raw_counters = counter_sums(board, None, "team")
+        raw_counters = board_counter_sums(board, None, "team")
     minimum = kpi.min_volume if board.min_volume is None else board.min_volume
     for team, members in subtrees.items():
         if kpi.formula is None:
@@ -396,8 +375,8 @@ def _team_standings(
         volume = Decimal(str(value.volume))
         if volume <= 0:
             continue
-        qualified, reason = _qualifies(board, value, volume, minimum, guard)
-        out.append(_standing(team, people[team], value.value, volume, qualified, better, reason))
+        qualified, reason = qualifies(board, value, volume, minimum, guard)
+        out.append(standing_of(team, people[team], value.value, volume, qualified, better, reason))
     return out
 
 

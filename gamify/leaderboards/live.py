@@ -38,9 +38,6 @@ def board_key(board: Board) -> str:
     return redis_key(f"{{t{board.tenant.pk}}}", "lb2", board.entity, board.key)
 
 
-_base = board_key
-
-
 def _tenant_key(tenant_id: int, suffix: str) -> str:
     return redis_key(f"{{t{tenant_id}}}", suffix)
 
@@ -71,7 +68,7 @@ def write(board: Board, entries: Sequence[Standing], *, full: bool) -> None:
     client = get_redis()
     if client is None:
         return
-    base = _base(board)
+    base = board_key(board)
     q, n, m, w = f"{base}:q", f"{base}:n", f"{base}:m", f"{base}:w"
     old: list[Any] = []
     if not full and entries:
@@ -121,7 +118,7 @@ def remove(board: Board, entity_ids: Iterable[int]) -> None:
     ids = list(entity_ids)
     if client is None or not ids:
         return
-    base = _base(board)
+    base = board_key(board)
     members = [x for x in client.hmget(f"{base}:m", ids) if x is not None]
     pipe = client.pipeline(transaction=True)
     if members:
@@ -178,12 +175,12 @@ def ready(boards: Sequence[Board]) -> list[bool]:
     client = get_redis()
     if client is None or not boards:
         return [False] * len(boards)
-    return [flag is not None for flag in client.mget([f"{_base(b)}:ready" for b in boards])]
+    return [flag is not None for flag in client.mget([f"{board_key(b)}:ready" for b in boards])]
 
 
 def is_ready(board: Board) -> bool:
     client = get_redis()
-    return client is not None and bool(client.exists(f"{_base(board)}:ready"))
+    return client is not None and bool(client.exists(f"{board_key(board)}:ready"))
 
 
 Part = tuple[int, str, str, Decimal | int, float]  # entity id, external id, name, volume, score
@@ -347,7 +344,7 @@ def read(
     client = get_redis()
     if client is None:
         return None
-    base = _base(board)
+    base = board_key(board)
     tenant_id = board.tenant.pk
     keys = [
         f"{base}:ready", f"{base}:q", f"{base}:n", f"{base}:m", f"{base}:w",

@@ -19,17 +19,18 @@ from typing import Any
 from accounts.models import Agent, Team, Tenant
 from accounts.selectors import team_descendants
 from core.errors import InvalidInputError
-from gamify.leaderboards import live
+from gamify.leaderboards import live, tasks  # tasks: a module, it calls back in here
 from gamify.leaderboards.boards import (
     Board,
     Standing,
-    _qualifies,
-    _standing,
-    counter_sums,
+    board_counter_sums,
+    board_metric_sums,
     higher_is_better,
     plain_number,
     points_sums,
+    qualifies,
     rank,
+    standing_of,
     standings,
 )
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
@@ -130,13 +131,13 @@ def leaderboard(
             nearby = ranked[max(0, position - AROUND) : position + AROUND + 1]
     return {
         **body,
-        "entries": [_entry(e, entity) for e in ranked[:limit]],
-        "around": [_entry(e, entity) for e in nearby],
-        "not_qualified": [_entry(e, entity, reason=True) for e in not_qualified[:limit]],
+        "entries": [entry_row(e, entity) for e in ranked[:limit]],
+        "around": [entry_row(e, entity) for e in nearby],
+        "not_qualified": [entry_row(e, entity, reason=True) for e in not_qualified[:limit]],
     }
 
 
-def _entry(entry: Standing, entity: str, *, reason: bool = False) -> dict[str, Any]:
+def entry_row(entry: Standing, entity: str, *, reason: bool = False) -> dict[str, Any]:
     row: dict[str, Any] = {
         "rank": entry.rank,
         entity: entry.external_id,
@@ -164,9 +165,7 @@ def populate_later(board: Board, enqueue: Callable[[], Any]) -> None:
 
 
 def _populate_board(board: Board) -> None:
-    from gamify.tasks import populate_board
-
-    populate_board.delay(board.tenant.pk, board.metric, board.key.split(":")[1])
+    tasks.populate_board.delay(board.tenant.pk, board.metric, board.key.split(":")[1])
 
 
 # --- writes ---------------------------------------------------------------------------------
@@ -241,7 +240,7 @@ def boards_refresh(*, tenant: Tenant, agent_days: Mapping[int, Iterable[date]]) 
             if board.metric == "points":
                 points = points_sums(board, ids)
             elif sums is None:
-                sums = counter_sums(board, ids, "agent")
+                sums = board_counter_sums(board, ids, "agent")
             if gone:
                 live.remove(board, gone)
             entries = _entries_from_sums(
@@ -275,15 +274,13 @@ def _entries_from_sums(
             if agent in points:
                 total = points[agent]
                 who = people[agent][:2]
-                out.append(_standing(agent, who, float(total), Decimal(total), True, better))
+                out.append(standing_of(agent, who, float(total), Decimal(total), True, better))
         return out
     kpi = catalogue[metric]
     if kpi.formula is None:
-        from gamify.leaderboards.boards import metric_sums
-
         values = {
             a: custom_value(kpi, v, c)
-            for a, (v, c) in metric_sums(board, ids, "agent", metric).items()
+            for a, (v, c) in board_metric_sums(board, ids, "agent", metric).items()
         }
     else:
         values = {a: builtin_value(kpi.formula, s, kpi.min_volume) for a, s in sums.items()}
@@ -291,9 +288,9 @@ def _entries_from_sums(
         volume = Decimal(str(value.volume))
         if volume <= 0 or agent not in ids:
             continue
-        qualified, reason = _qualifies(board, value, volume, kpi.min_volume, {})
+        qualified, reason = qualifies(board, value, volume, kpi.min_volume, {})
         who = people[agent][:2]
-        out.append(_standing(agent, who, value.value, volume, qualified, better, reason))
+        out.append(standing_of(agent, who, value.value, volume, qualified, better, reason))
     return out
 
 

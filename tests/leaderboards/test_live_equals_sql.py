@@ -279,20 +279,20 @@ def test_only_boards_somebody_read_are_kept_live(db):
         points, fcr = (period_board(tenant, m, day) for m in ("points", "fcr"))
         client = live.get_redis()
         assert client is not None
-        assert client.keys(f"{live._base(points)}*") == []  # nothing written for unread boards
+        assert client.keys(f"{live.board_key(points)}*") == []  # nothing written for unread boards
         assert leaderboard(tenant=tenant, metric="points", period=day)["source"] == "sql"
         assert live.is_ready(points)
         assert not live.is_ready(fcr)
 
         events_ingest(tenant=tenant, items=random_events(random.Random(4), 30, "more-"))
         batches_apply(tenant_id=tenant.pk)
-        assert client.keys(f"{live._base(fcr)}*") == []
+        assert client.keys(f"{live.board_key(fcr)}*") == []
         reply = live.read(points, limit=100, better=True)
         assert reply is not None
 
         boards_populate_all(tenant=tenant)  # what a rebuild does: refill the live ones only
         assert live.is_ready(points)
-        assert client.keys(f"{live._base(fcr)}*") == []
+        assert client.keys(f"{live.board_key(fcr)}*") == []
         expected, _ = rank(standings(points))
         assert len(expected) == len(NAMES)
         assert [(e.entity_id, e.value, e.rank) for e in reply.standings()[0]] == [

@@ -212,7 +212,7 @@ def test_conversion_rate_must_be_positive(tenant):
 
 
 def test_prizes_credit_through_the_game_seam(agent):
-    from gamify.game.coins import coins_credit
+    from gamify.wallet.services import wallet_credit as coins_credit
 
     coins_credit(
         tenant=agent.tenant,

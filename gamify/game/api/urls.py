@@ -14,5 +14,4 @@ urlpatterns = [
     path("badges", views.BadgeListApi.as_view(), name="badge-list"),
     path("badges/<str:code>", views.BadgeDetailApi.as_view(), name="badge-detail"),
     path("agents/<str:external_id>/badges", views.AgentBadgesApi.as_view(), name="agent-badges"),
-    path("agents/<str:external_id>/profile", views.AgentProfileApi.as_view(), name="agent-profile"),
 ]

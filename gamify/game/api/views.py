@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,6 +25,7 @@ from core.api.pagination import PAGE_PARAMETERS
 from core.errors import InvalidInputError
 from gamify.game import selectors, services
 from gamify.game.api.criteria import CriteriaField
+from gamify.game.engine import level_table
 from gamify.game.models import Badge, BadgeAward, Level, PointAdjustment, PointRule
 
 
@@ -190,8 +189,6 @@ class LevelsApi(TenantAPIView):
         operation_id="levels_list", responses={200: LevelSerializer(many=True), **problems()}
     )
     def get(self, request: Request) -> Response:
-        from gamify.game.engine import level_table
-
         rows = [
             {"number": n, "name": name, "min_points": m} for n, name, m in level_table(self.tenant)
         ]
@@ -311,104 +308,3 @@ class AgentBadgesApi(TenantAPIView):
         agent = self.get_agent(external_id)
         awards: QuerySet[BadgeAward] = selectors.agent_badges(tenant=self.tenant, agent_id=agent.pk)
         return self.paginate(awards, AwardOutput, ordering=("-awarded_at", "-id"))
-
-
-# --- profile --------------------------------------------------------------------------------
-ProfileOutput = inline_serializer(
-    "AgentProfile",
-    {
-        "agent": serializers.CharField(),
-        "display_name": serializers.CharField(),
-        "team": serializers.CharField(allow_null=True),
-        "points": inline_serializer(
-            "ProfilePoints",
-            {k: serializers.IntegerField() for k in ("lifetime", "day", "week", "month")},
-        ),
-        "level": inline_serializer(
-            "ProfileLevel",
-            {
-                "number": serializers.IntegerField(),
-                "name": serializers.CharField(),
-                "min_points": serializers.IntegerField(),
-                "next_min_points": serializers.IntegerField(allow_null=True),
-                "points_to_next": serializers.IntegerField(allow_null=True),
-            },
-        ),
-        "badges": inline_serializer(
-            "ProfileBadge",
-            {
-                "code": serializers.CharField(),
-                "name": serializers.CharField(),
-                "icon": serializers.CharField(),
-                "awarded_at": serializers.DateTimeField(),
-            },
-            many=True,
-        ),
-        "wallet": inline_serializer("ProfileWallet", {"balance": serializers.IntegerField()}),
-        "ranks": inline_serializer(
-            "ProfileRanks",
-            {
-                f"points_{k}": serializers.IntegerField(allow_null=True)
-                for k in ("day", "week", "month")
-            },
-        ),
-        "contests": inline_serializer(
-            "ProfileContest",
-            {
-                "id": serializers.IntegerField(),
-                "name": serializers.CharField(),
-                "status": serializers.CharField(),
-                "rank": serializers.IntegerField(allow_null=True),
-                "value": serializers.FloatField(allow_null=True),
-            },
-            many=True,
-        ),
-    },
-)
-
-PROFILE_BADGES = 20
-
-
-class AgentProfileApi(TenantAPIView):
-    widget_access = True
-
-    @extend_schema(
-        operation_id="agents_profile",
-        responses={200: ProfileOutput, **problems(404)},
-        description="Points, level, latest badges, wallet, ranks and active contests.",
-    )
-    def get(self, request: Request, external_id: str) -> Response:
-        agent = self.get_agent(external_id)
-        return Response(profile(self.tenant, agent))
-
-
-def profile(tenant: Any, agent: Any) -> dict[str, Any]:
-    from gamify.game.profile_hooks import active_contests, wallet_balance
-    from gamify.leaderboards.service import agent_rank, current_periods
-
-    points = selectors.points_totals(tenant=tenant, agent_id=agent.pk)
-    badges = selectors.agent_badges(tenant=tenant, agent_id=agent.pk)[:PROFILE_BADGES]
-    return {
-        "agent": agent.external_id,
-        "display_name": agent.display_name,
-        "team": agent.team.external_id if agent.team else None,
-        "points": {k: int(points[k]) for k in ("lifetime", "day", "week", "month")},
-        "level": selectors.level_info(tenant, int(points["lifetime"])),
-        "badges": [
-            {
-                "code": a.badge.code,
-                "name": a.badge.name,
-                "icon": a.badge.icon,
-                "awarded_at": a.awarded_at.isoformat(),
-            }
-            for a in badges
-        ],
-        "wallet": {"balance": wallet_balance(tenant=tenant, agent_id=agent.pk)},
-        "ranks": {
-            f"points_{period.type}": agent_rank(
-                tenant=tenant, agent=agent, metric="points", period=period
-            )
-            for period in current_periods(tenant)
-        },
-        "contests": active_contests(tenant=tenant, agent_id=agent.pk),
-    }

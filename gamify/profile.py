@@ -1,0 +1,49 @@
+"""The agent profile, a read model over every part of the game: points and level (game),
+latest badges, the wallet's balance, ranks on the current points boards (leaderboards) and
+the running contests with the agent's standing (contests).
+
+It sits above the parts it reads (README "Layout"), so none of them imports another to show
+it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accounts.models import Agent, Tenant
+from gamify.contests.selectors import agent_contests
+from gamify.game import selectors as game_selectors
+from gamify.leaderboards.service import agent_rank, current_periods
+from gamify.wallet.selectors import wallet_balance
+
+PROFILE_BADGES = 20
+
+
+def agent_profile(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
+    """Everything the profile shows of one agent, in the shape the endpoint answers."""
+    points = game_selectors.points_totals(tenant=tenant, agent_id=agent.pk)
+    badges = game_selectors.agent_badges(tenant=tenant, agent_id=agent.pk)[:PROFILE_BADGES]
+    return {
+        "agent": agent.external_id,
+        "display_name": agent.display_name,
+        "team": agent.team.external_id if agent.team else None,
+        "points": {k: int(points[k]) for k in ("lifetime", "day", "week", "month")},
+        "level": game_selectors.level_info(tenant, int(points["lifetime"])),
+        "badges": [
+            {
+                "code": a.badge.code,
+                "name": a.badge.name,
+                "icon": a.badge.icon,
+                "awarded_at": a.awarded_at.isoformat(),
+            }
+            for a in badges
+        ],
+        "wallet": {"balance": wallet_balance(tenant=tenant, agent_id=agent.pk)},
+        "ranks": {
+            f"points_{period.type}": agent_rank(
+                tenant=tenant, agent=agent, metric="points", period=period
+            )
+            for period in current_periods(tenant)
+        },
+        "contests": agent_contests(tenant=tenant, agent=agent),
+    }
