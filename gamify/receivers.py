@@ -20,8 +20,8 @@ from gamify.game.engine import game_recompute
 from gamify.game.services import game_rebuild
 from gamify.leaderboards import live
 from gamify.leaderboards.service import boards_populate_all, boards_refresh
+from kpis.ingest import changes_announce
 from kpis.periods import local_today
-from kpis.services.ingestion import changes_announce
 from kpis.signals import buckets_changed
 
 

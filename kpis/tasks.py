@@ -7,14 +7,13 @@ import time
 from celery import shared_task
 
 from accounts.models import Tenant
-from kpis import metrics
-from kpis.services import ingestion
+from kpis import ingest, metrics
 
 
 @shared_task(name="kpis.apply_pending", acks_late=True)
 def apply_pending(tenant_id: int) -> str:
     started = time.perf_counter()
-    outcome = ingestion.batches_apply(tenant_id=tenant_id)
+    outcome = ingest.batches_apply(tenant_id=tenant_id)
     metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
     return outcome
 
@@ -23,7 +22,7 @@ def apply_pending(tenant_id: int) -> str:
 def sweep_pending() -> str:
     """Re-enqueue work whose task was lost (broker down, worker killed): unapplied batches,
     owed settings recomputes, stalled imports."""
-    work = ingestion.stalled_work()
+    work = ingest.stalled_work()
     for tenant_id in work["recompute"]:
         recompute_tenant.delay(tenant_id)
     for job_id in work["import"]:
@@ -38,7 +37,7 @@ def recompute_tenant(tenant_id: int) -> str:
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None:
         return "gone"
-    summary = ingestion.buckets_rebuild(tenant=tenant)
+    summary = ingest.buckets_rebuild(tenant=tenant)
     return f"recomputed {summary.events} events"
 
 

@@ -38,8 +38,8 @@ from gamify.game.models import (
 )
 from kpis import buckets
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
+from kpis.ingest import changes_announce
 from kpis.services.catalogue import CODE_PATTERN
-from kpis.services.ingestion import changes_announce
 
 RULE_FIELDS = (
     "name",

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from accounts.models import Tenant
 from gamify.game import finalization
-from kpis.services.ingestion import changes_announce
+from kpis.ingest import changes_announce
 
 
 @shared_task(name="gamify.recompute_open_periods", acks_late=True)

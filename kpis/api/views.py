@@ -27,14 +27,14 @@ from core.api.base import (
     request_data,
 )
 from core.errors import InvalidInputError, NotFoundError
-from kpis import metrics
+from kpis import ingest, metrics
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
 from kpis.models import ImportJob, Kpi
 from kpis.periods import Period, parse_period
 from kpis.schemas import MAX_BATCH, EventBatch, IngestResponse
 from kpis.selectors import agent_kpis, kpi_series, team_kpis
 from kpis.services import catalogue as catalogue_services
-from kpis.services import imports, ingestion
+from kpis.services import imports
 
 PERIOD_PARAMETERS = [
     OpenApiParameter(
@@ -101,7 +101,7 @@ class EventIngestApi(TenantAPIView):
             raise InvalidInputError(
                 {"events": f"At most {MAX_BATCH} events per request (got {len(events)})."}
             )
-        result = ingestion.events_ingest(tenant=self.tenant, items=events)
+        result = ingest.events_ingest(tenant=self.tenant, items=events)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)
 
@@ -121,7 +121,7 @@ class EventVoidApi(TenantAPIView):
         description="Retract an event: everything derived from it is recomputed. Idempotent.",
     )
     def post(self, request: Request, event_id: str) -> Response:
-        event = ingestion.event_void(tenant=self.tenant, event_id=event_id)
+        event = ingest.event_void(tenant=self.tenant, event_id=event_id)
         return Response(VoidOutput(event).data)
 
 
@@ -214,7 +214,7 @@ class IngestStatusApi(TenantAPIView):
 
     @extend_schema(operation_id="ingest_status", responses={200: IngestStatusOutput, **problems()})
     def get(self, request: Request) -> Response:
-        return Response(IngestStatusOutput(ingestion.ingest_status(tenant=self.tenant)).data)
+        return Response(IngestStatusOutput(ingest.ingest_status(tenant=self.tenant)).data)
 
 
 # --- catalogue ------------------------------------------------------------------------------

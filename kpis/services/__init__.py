@@ -1,2 +1,2 @@
-"""Writes of the KPI pipeline: ingestion (ingestion.py), the catalogue (catalogue.py) and
+"""Writes of the KPI pipeline besides ingestion (kpis/ingest/): the catalogue (catalogue.py) and
 bulk imports (imports.py)."""

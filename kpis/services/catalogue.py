@@ -12,8 +12,8 @@ from accounts.models import Tenant
 from core.errors import ConflictError, InvalidInputError, NotFoundError
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
 from kpis.formulas import BUILTIN
+from kpis.ingest import changes_announce
 from kpis.models import InteractionSettings, Kpi
-from kpis.services.ingestion import changes_announce
 
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 

@@ -18,9 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Tenant
+from kpis.ingest import events_ingest
 from kpis.models import ImportChunk, ImportJob, IngestBatch
 from kpis.schemas import MAX_BATCH
-from kpis.services.ingestion import events_ingest
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_STORED_REJECTIONS = 1000

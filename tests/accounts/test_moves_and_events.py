@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 from accounts.models import AgentHistory, Team
 from accounts.services import agent_upsert, team_upsert, tenant_create
+from kpis.ingest import events_ingest
 from kpis.models import RawEvent, TeamDay
-from kpis.services.ingestion import events_ingest
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

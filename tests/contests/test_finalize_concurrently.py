@@ -255,7 +255,7 @@ def test_concurrent_rebuilds_and_applies_award_badges_once(floor, tenant):
     )
     assert snapshot == [("busy", "a1", D), ("three", "a1", "")]
     race(lambda: game.game_rebuild(tenant=tenant))
-    from kpis.services.ingestion import batches_apply
+    from kpis.ingest import batches_apply
 
     race(lambda: batches_apply(tenant_id=tenant.pk))
     assert (

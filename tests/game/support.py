@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from accounts.models import Tenant
 from gamify.game import services
 from gamify.game.models import AgentDayPoints, Badge, PointAward, PointRule
-from kpis.services.ingestion import batches_apply, events_ingest
+from kpis.ingest import batches_apply, events_ingest
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _ids = itertools.count(1)

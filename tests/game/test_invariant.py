@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from gamify.game import services
 from gamify.game.finalization import period_finalize
 from gamify.game.models import AgentDayPoints, AgentGameState, BadgeAward, PointAward, PointRule
-from kpis.services.ingestion import batches_apply, events_ingest
+from kpis.ingest import batches_apply, events_ingest
 from tests.kpis.test_invariant import START, _event, setup_tenant
 
 pytestmark = pytest.mark.django_db

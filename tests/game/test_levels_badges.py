@@ -22,7 +22,7 @@ from gamify.game import services
 from gamify.game.engine import game_recompute
 from gamify.game.finalization import period_finalize
 from gamify.game.models import AgentGameState, Badge, BadgeAward
-from kpis.services.ingestion import batches_apply
+from kpis.ingest import batches_apply
 from tests.game.support import (
     SHANGHAI,
     adherence,

@@ -19,8 +19,8 @@ from accounts.services import tenant_create
 from gamify.game import services as game
 from gamify.game.models import AgentDayPoints
 from kpis import schemas
+from kpis.ingest import batches_apply, event_void, events_ingest
 from kpis.models import IngestBatch, RawEvent
-from kpis.services.ingestion import batches_apply, event_void, events_ingest
 from kpis.tasks import sweep_pending
 
 pytestmark = pytest.mark.django_db

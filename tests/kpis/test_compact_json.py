@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpis.services.ingestion import compact_json
+from kpis.ingest import compact_json
 
 scalars = st.one_of(
     st.none(),

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from accounts.models import Agent, Team, Tenant
 from accounts.services import agent_upsert, team_upsert, tenant_create
 from kpis import buckets
+from kpis.ingest import buckets_rebuild, event_void, events_ingest
 from kpis.models import (
     AgentDay,
     AgentHour,
@@ -38,7 +39,6 @@ from kpis.models import (
 from kpis.periods import Period, period_of
 from kpis.selectors import agent_kpis, team_kpis
 from kpis.services.catalogue import kpi_create
-from kpis.services.ingestion import buckets_rebuild, event_void, events_ingest
 
 pytestmark = pytest.mark.django_db
 

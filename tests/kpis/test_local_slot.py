@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpis.services.ingestion import _Folded, _local_hour_and_day
+from kpis.ingest.fold import Folded as _Folded
+from kpis.ingest.fold import local_hour_and_day as _local_hour_and_day
 
 ZONES = [
     "Asia/Shanghai",

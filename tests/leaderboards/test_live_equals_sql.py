@@ -30,10 +30,10 @@ from gamify.leaderboards.service import (
     leaderboard,
     period_board,
 )
+from kpis.ingest import batches_apply, event_void, events_ingest
 from kpis.models import IngestBatch
 from kpis.periods import Period
 from kpis.services.catalogue import kpi_update
-from kpis.services.ingestion import batches_apply, event_void, events_ingest
 from tests.conftest import clear_redis
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Tenant
-from kpis.services.ingestion import batches_apply, buckets_rebuild
+from kpis.ingest import batches_apply, buckets_rebuild
 
 log = logging.getLogger(__name__)
 

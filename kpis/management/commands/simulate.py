@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from accounts.models import Agent, Team, Tenant
 from accounts.services import agent_upsert, team_upsert
+from kpis.ingest import events_ingest
 from kpis.periods import local_today
-from kpis.services.ingestion import events_ingest
 from kpis.simulation import live_events, profiles, simulate
 
 BATCH = 1000

@@ -1,0 +1,261 @@
+"""Applying the outbox downstream: what stored batches touched is announced through
+`kpis.signals.buckets_changed` (gamify recomputes points, badges, boards and contests from
+it), then the batches are marked applied. One run per tenant at a time; a batch that fails is
+set aside with its error and retried later, never holding back the batches behind it.
+Changes that bring no events (a rule, a badge, an agent's move) take the same path
+(`changes_announce`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Min, Q, Sum
+from django.utils import timezone
+
+from accounts.models import Tenant
+from kpis import buckets, metrics, tasks  # tasks: a module, its tasks call back in here
+from kpis.models import IngestBatch
+from kpis.models import InteractionSettings as InteractionSettingsRow
+from kpis.signals import buckets_changed
+
+log = logging.getLogger(__name__)
+
+
+def enqueue_apply(tenant_id: int) -> None:
+    """Enqueue downstream application once the transaction commits.
+
+    `robust`: the events are stored whatever happens to the broker; if it is down the request
+    still succeeds and the sweeper enqueues the batch later.
+    """
+
+    def send() -> None:
+        try:
+            tasks.apply_pending.delay(tenant_id)
+        except Exception:
+            metrics.ENQUEUE_FAILURES.inc()
+            log.warning("Could not enqueue apply_pending(%s); the sweeper will", tenant_id)
+
+    transaction.on_commit(send, robust=True)
+
+
+APPLY_CHUNK = 200
+RETRY_FIRST = timedelta(minutes=1)
+RETRY_MAX = timedelta(hours=1)
+# Errors of the infrastructure, not of a batch: the whole run fails and is tried again (the
+# task acks late; the sweeper re-enqueues), and no batch is blamed for them.
+NOT_THE_BATCH: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    SoftTimeLimitExceeded,
+)
+
+
+@dataclass(frozen=True)
+class PendingBatch:
+    id: int
+    touched: dict[str, dict[str, list[str]]]
+    everything: bool
+    attempts: int
+
+
+def changes_announce(
+    *,
+    tenant: Tenant,
+    agent_days: Mapping[int, Iterable[date]] | None = None,
+    everything: bool = False,
+) -> None:
+    """Have everything derived from the buckets follow a change that brought no events.
+
+    A point rule, a badge or a KPI's minimum volume changed (`everything`), or a manual
+    adjustment or an agent's move changed some agents' days: the change is written to the
+    outbox in the caller's transaction, so it reaches points, live boards and running contests
+    by the one path events take, under the apply lock, and is never lost.
+    """
+    touched = {
+        "agents": {
+            str(agent): sorted({d.isoformat() for d in days})
+            for agent, days in (agent_days or {}).items()
+        },
+        "teams": {},
+    }
+    IngestBatch.objects.create(
+        tenant=tenant,
+        source=IngestBatch.Source.CHANGE,
+        created_at=timezone.now(),
+        touched=touched,
+        everything=everything,
+    )
+    enqueue_apply(tenant.pk)
+
+
+def batches_apply(*, tenant_id: int) -> str:
+    """Announce what pending batches touched, then mark them applied. Idempotent.
+
+    One run per tenant at a time (advisory lock); a run takes every pending batch, so under
+    load many batches are applied by one run and the tasks queued behind it find nothing.
+    A batch that cannot be applied is found by halving the group that failed, set aside with
+    its error and retried later: it never holds back the batches behind it.
+    """
+    applied = failed = 0
+    while True:
+        with transaction.atomic():
+            buckets.advisory_lock(buckets.APPLY_LOCK, tenant_id)
+            now = timezone.now()
+            batches = [
+                PendingBatch(*row)
+                for row in IngestBatch.objects.for_tenant(tenant_id)
+                .filter(applied_at__isnull=True)
+                .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+                .order_by("id")
+                .values_list("id", "touched", "everything", "attempts")[:APPLY_CHUNK]
+            ]
+            if not batches:
+                break
+            tenant = Tenant.objects.filter(pk=tenant_id).first()
+            if tenant is None:
+                return "gone"
+            for group in groups(batches):
+                failures = _apply_isolated(tenant, group, now)
+                applied += len(group) - len(failures)
+                failed += len(failures)
+                for batch, exc in failures:
+                    _set_aside(tenant, batch, exc, now)
+    outcome = f"applied {applied} batches" if applied else "nothing pending"
+    return f"{outcome}, {failed} failed" if failed else outcome
+
+
+def groups(batches: list[PendingBatch]) -> Iterator[list[PendingBatch]]:
+    """Runs of consecutive batches applied together; a recompute of everything goes alone, so
+    that the events before and after it are still judged as events (late adjustments)."""
+    run: list[PendingBatch] = []
+    for batch in batches:
+        if batch.everything:
+            if run:
+                yield run
+                run = []
+            yield [batch]
+        else:
+            run.append(batch)
+    if run:
+        yield run
+
+
+def _apply_isolated(
+    tenant: Tenant, group: list[PendingBatch], now: datetime
+) -> list[tuple[PendingBatch, Exception]]:
+    """Apply a group in a savepoint; when it fails, each half on its own, down to the batches
+    that fail alone (returned with their errors)."""
+    try:
+        with transaction.atomic():
+            _announce(tenant, group)
+            done = IngestBatch.objects.filter(pk__any=[b.id for b in group])
+            if any(b.everything for b in group):
+                # Everything was recomputed: batches set aside before it are settled too.
+                done = IngestBatch.objects.for_tenant(tenant).filter(
+                    Q(pk__any=[b.id for b in group])
+                    | Q(pk__lt=group[-1].id, applied_at__isnull=True, failed_at__isnull=False)
+                )
+            done.update(applied_at=now, retry_at=None)
+        return []
+    except NOT_THE_BATCH:
+        raise
+    except Exception as exc:
+        if len(group) == 1:
+            return [(group[0], exc)]
+        middle = len(group) // 2
+        return _apply_isolated(tenant, group[:middle], now) + _apply_isolated(
+            tenant, group[middle:], now
+        )
+
+
+def _announce(tenant: Tenant, group: list[PendingBatch]) -> None:
+    agent_days: dict[int, set[date]] = defaultdict(set)
+    team_days: dict[int, set[date]] = defaultdict(set)
+    for batch in group:
+        for target, key in ((agent_days, "agents"), (team_days, "teams")):
+            for subject, days in (batch.touched or {}).get(key, {}).items():
+                target[int(subject)].update(date.fromisoformat(d) for d in days)
+    buckets_changed.send(
+        sender=IngestBatch,
+        tenant=tenant,
+        agent_days=dict(agent_days),
+        team_days=dict(team_days),
+        everything=any(b.everything for b in group),
+    )
+
+
+def _set_aside(tenant: Tenant, batch: PendingBatch, exc: Exception, now: datetime) -> None:
+    attempts = batch.attempts + 1
+    wait = min(RETRY_FIRST * 2 ** min(attempts - 1, 20), RETRY_MAX)
+    log.error(
+        "Batch %s of tenant %s could not be applied (attempt %s); retrying from %s",
+        batch.id, tenant.slug, attempts, now + wait, exc_info=exc,
+    )  # fmt: skip
+    metrics.APPLY_FAILURES.inc()
+    IngestBatch.objects.filter(pk=batch.id).update(
+        failed_at=now,
+        attempts=attempts,
+        error=f"{type(exc).__name__}: {exc}"[:ERROR_CHARS],
+        retry_at=now + wait,
+    )
+
+
+ERROR_CHARS = 500
+
+
+def failed_batches_retry(*, tenant: Tenant) -> int:
+    """Try the tenant's set-aside batches again at the next run (after a fix: a void, a
+    rebuild). Returns how many."""
+    return (
+        IngestBatch.objects.for_tenant(tenant)
+        .filter(applied_at__isnull=True, failed_at__isnull=False)
+        .update(retry_at=timezone.now())
+    )
+
+
+def ingest_status(*, tenant: Tenant) -> dict[str, Any]:
+    """What is not yet reflected downstream: events pending, a recompute owed, and batches set
+    aside after failing (with their errors)."""
+    unapplied = IngestBatch.objects.for_tenant(tenant).filter(applied_at__isnull=True)
+    pending = unapplied.filter(failed_at__isnull=True).aggregate(
+        events=Sum("accepted"), oldest=Min("created_at")
+    )
+    failed = list(
+        unapplied.filter(failed_at__isnull=False)
+        .order_by("-id")
+        .values("id", "accepted", "failed_at", "attempts", "retry_at", "error")[:FAILED_SHOWN]
+    )
+    recomputing = (
+        unapplied.filter(failed_at__isnull=True, everything=True).exists()
+        or InteractionSettingsRow.objects.filter(
+            tenant=tenant, recompute_requested_at__isnull=False
+        ).exists()
+    )
+    return {
+        "pending": pending["events"] or 0,
+        "oldest_pending_at": pending["oldest"],
+        "recomputing": recomputing,
+        "failed": unapplied.filter(failed_at__isnull=False).aggregate(n=Sum("accepted"))["n"] or 0,
+        "failed_batches": [
+            {
+                "id": row["id"],
+                "events": row["accepted"],
+                "failed_at": row["failed_at"],
+                "attempts": row["attempts"],
+                "retry_at": row["retry_at"],
+                "error": row["error"],
+            }
+            for row in failed
+        ],
+    }
+
+
+FAILED_SHOWN = 20
