@@ -36,6 +36,15 @@ def _check_amount(amount: Any, field: str = "amount") -> int:
     return amount
 
 
+def _checked(amount: Any, kind: str, kinds: frozenset[str]) -> int:
+    """A movement's amount (coins, > 0) and kind, checked the same way for credits and debits;
+    only the direction and the kinds allowed differ between the two."""
+    _check_amount(amount)
+    if kind not in kinds:
+        raise InvalidInputError({"kind": f"Must be one of {', '.join(sorted(kinds))}."})
+    return int(amount)
+
+
 def wallet_for_update(*, tenant: Tenant, agent_id: int) -> Wallet:
     """The agent's wallet row, locked until the transaction ends (created at 0 if new).
 
@@ -140,13 +149,10 @@ def wallet_credit(
     A repeated key returns the entry it created and moves nothing. Runs in its own transaction
     (a savepoint when the caller has one open), so prizes are paid atomically with the award.
     """
-    _check_amount(amount)
-    if kind not in CREDIT_KINDS:
-        raise InvalidInputError({"kind": f"Must be one of {', '.join(sorted(CREDIT_KINDS))}."})
     return _move(
         tenant=tenant,
         agent_id=agent_id,
-        amount=amount,
+        amount=_checked(amount, kind, CREDIT_KINDS),
         kind=kind,
         reference=reference,
         idempotency_key=idempotency_key,
@@ -168,13 +174,10 @@ def wallet_debit(
 
     Raises `InsufficientFunds` (409) rather than let the balance go below zero.
     """
-    _check_amount(amount)
-    if kind not in DEBIT_KINDS:
-        raise InvalidInputError({"kind": f"Must be one of {', '.join(sorted(DEBIT_KINDS))}."})
     return _move(
         tenant=tenant,
         agent_id=agent_id,
-        amount=-amount,
+        amount=-_checked(amount, kind, DEBIT_KINDS),
         kind=kind,
         reference=reference,
         idempotency_key=idempotency_key,
