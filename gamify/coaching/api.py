@@ -200,7 +200,7 @@ class ScopeField(serializers.Field[Any, Any, Any, Any]):
     """{"agent": id} | {"team": id} | "tenant" → ("agent"|"team"|"tenant", id|None)."""
 
     default_error_messages = {
-        "invalid": 'Must be {"agent": <external id>}, {"team": <external id>} or "tenant".'
+        "invalid": 'Must be {{"agent": <external id>}}, {{"team": <external id>}} or "tenant".'
     }
 
     def to_internal_value(self, data: Any) -> tuple[str, str | None]:

@@ -32,6 +32,10 @@ from kpis.selectors import (
     turnover_value,
 )
 
+# A goal is at risk when its progress lags the clock by more than this share of the window
+# (10 points: no alarm at 0 % progress in the first hours of a week).
+AT_RISK_SLACK = 0.1
+
 
 def goal_window(goal: Goal, tenant: Tenant, day: date) -> tuple[date, date]:
     """[first, after) local days of the goal's instance containing `day` (a deadline goal has
@@ -248,7 +252,10 @@ def goal_progress(
         b_first, b_after = baseline_window(goal, tenant, first, after)
         start_value = subject_value(grid, goal, kpi, b_first, b_after).value
     target = Decimal(goal.target)
-    fraction = fraction_of_way(value.value, start_value, goal.op, target)
+    current = value.value
+    if current is None and kpi.aggregation == "sum":
+        current = 0.0  # no contact yet is 0 contacts, not "unknown"
+    fraction = fraction_of_way(current, start_value, goal.op, target)
     achieved_at = achievements.get((goal.pk, first))
     tz = tenant.tz
     begins, ends = local_midnight(first, tz), local_midnight(after, tz)
@@ -256,13 +263,13 @@ def goal_progress(
         status = "achieved"
     elif now >= ends:
         status = "missed"
-    elif now < begins or value.value is None or meets(value.value, goal.op, target):
+    elif now < begins or current is None or meets(current, goal.op, target):
         status = "on_track"
     elif fraction is None:
         status = "at_risk"
     else:
         elapsed = (now - begins) / (ends - begins)
-        status = "on_track" if fraction >= elapsed else "at_risk"
+        status = "on_track" if fraction >= elapsed - AT_RISK_SLACK else "at_risk"
     return Progress(first, after, value, start_value, fraction, status, achieved_at)
 
 

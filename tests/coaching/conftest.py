@@ -57,4 +57,3 @@ def floor(api, tenant, commit, now) -> dict[str, Any]:
         ],
     )
     return {"tenant": tenant}
-

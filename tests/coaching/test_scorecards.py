@@ -151,9 +151,9 @@ def test_bad_input_and_foreign_ids(api, outsider_api, floor):
             "transfer_rate, contacts_handled."
         ]
     }
-    assert "period" in problem(api.get("/api/v1/agents/a1/scorecard", {"period": "x"}), 400)[
-        "errors"
-    ]
+    assert (
+        "period" in problem(api.get("/api/v1/agents/a1/scorecard", {"period": "x"}), 400)["errors"]
+    )
     problem(outsider_api.get("/api/v1/agents/a1/scorecard"), 404)
     problem(outsider_api.get("/api/v1/teams/t1/scorecard"), 404)
 
