@@ -42,11 +42,23 @@ def achieved_events(goal_id):
 
 def test_progress_of_a_lower_is_better_deadline_goal(api, tenant, commit, floor, now):
     # a1's AHT was 150 over Nov 16-22, the 7 days before the goal's 7 days (Nov 23-29)
-    goal = create(api, commit, {"name": "Faster calls", "kpi": "aht", "op": "<=", "target": 120,
-                                "deadline": "2026-11-29", "scope": {"agent": "a1"}})  # fmt: skip
-    assert goal["period"] is None and goal["start"] == "2026-11-23"
+    goal = create(
+        api,
+        commit,
+        {
+            "name": "Faster calls",
+            "kpi": "aht",
+            "op": "<=",
+            "target": 120,
+            "deadline": "2026-11-29",
+            "scope": {"agent": "a1"},
+        },
+    )
+    assert goal["period"] is None
+    assert goal["start"] == "2026-11-23"
     assert goal["scope"] == {"agent": "a1"}
-    assert goal["progress"]["start_value"] == 150.0 and goal["progress"]["value"] is None
+    assert goal["progress"]["start_value"] == 150.0
+    assert goal["progress"]["value"] is None
     assert (goal["status"], goal["achieved_at"]) == ("on_track", None)
     assert goal["progress"]["period"] == {
         "start": "2026-11-23T00:00:00+08:00",
@@ -71,17 +83,22 @@ def test_progress_of_a_lower_is_better_deadline_goal(api, tenant, commit, floor,
     assert body["achieved_at"] == "2026-11-26T10:00:00+08:00"
     [event] = achieved_events(goal["id"])
     assert event.agent.external_id == "a1"
-    assert event.data["value"] == 116.67 and event.data["target"] == 120.0
+    assert event.data["value"] == 116.67
+    assert event.data["target"] == 120.0
     # a slow call takes the value back over the target: still achieved, nothing new
     ingest(tenant, [call("a1", local("2026-11-26", 9, 30), talk=600)])
     body = read(api, goal["id"])
-    assert body["status"] == "achieved" and body["progress"]["value"] == 237.5
+    assert body["status"] == "achieved"
+    assert body["progress"]["value"] == 237.5
     assert len(achieved_events(goal["id"])) == 1
 
 
 def test_recurring_weekly_goal(api, tenant, commit, floor, now):
-    goal = create(api, commit, {"kpi": "contacts_handled", "target": 3, "period": "week",
-                                "scope": {"agent": "a3"}})  # fmt: skip
+    goal = create(
+        api,
+        commit,
+        {"kpi": "contacts_handled", "target": 3, "period": "week", "scope": {"agent": "a3"}},
+    )
     # a count starts at 0 each week; the KPI's better side gives the op
     assert (goal["op"], goal["progress"]["start_value"], goal["status"]) == (">=", 0.0, "on_track")
     ingest(tenant, [call("a3", local("2026-11-23", 9, m), talk=60) for m in (0, 10)])
@@ -106,33 +123,48 @@ def test_recurring_weekly_goal(api, tenant, commit, floor, now):
 
 
 def test_goal_crud_and_list(api, commit, floor, django_assert_max_num_queries):
-    goal = create(api, commit, {"kpi": "fcr", "target": 80, "period": "month",
-                                "scope": {"team": "t1"}, "min_volume": 5})  # fmt: skip
+    goal = create(
+        api,
+        commit,
+        {"kpi": "fcr", "target": 80, "period": "month", "scope": {"team": "t1"}, "min_volume": 5},
+    )
     assert (goal["scope"], goal["op"], goal["min_volume"]) == ({"team": "t1"}, ">=", 5.0)
     # team t1's FCR in November: 4 resolved of 6 known (6 ≥ min_volume 5) → 66.67 %
-    assert goal["progress"]["value"] == 66.67 and goal["progress"]["qualified"] is True
+    assert goal["progress"]["value"] == 66.67
+    assert goal["progress"]["qualified"] is True
     # under the target, three quarters into the month, no October figure to measure from
     assert (goal["progress"]["start_value"], goal["status"]) == (None, "at_risk")
     response = commit(
         lambda: api.patch(
             f"/api/v1/goals/{goal['id']}", {"target": 55, "name": "FCR"}, format="json"
-        )  # fmt: skip
+        )
     )
     assert response.status_code == 200, response.content
     assert response.json()["target"] == 55.0
     # the change reached the evaluation through the outbox: 66.67 ≥ 55
     assert read(api, goal["id"])["status"] == "achieved"
     [event] = achieved_events(goal["id"])
-    assert event.team.external_id == "t1" and event.agent is None
+    assert event.team.external_id == "t1"
+    assert event.agent is None
     for n in range(12):
-        create(api, commit, {"kpi": "aht", "target": 100 + n, "deadline": "2026-12-31",
-                             "scope": "tenant" if n % 3 else {"agent": f"a{n % 3 + 1}"}})  # fmt: skip
+        create(
+            api,
+            commit,
+            {
+                "kpi": "aht",
+                "target": 100 + n,
+                "deadline": "2026-12-31",
+                "scope": "tenant" if n % 3 else {"agent": f"a{n % 3 + 1}"},
+            },
+        )
     with django_assert_max_num_queries(14):
         page = api.get("/api/v1/goals", {"limit": 50})
-    assert page.status_code == 200 and len(page.json()["results"]) == 13
+    assert page.status_code == 200
+    assert len(page.json()["results"]) == 13
     assert {g["scope"] == "tenant" for g in page.json()["results"]} == {True, False}
     only = api.get("/api/v1/goals", {"agent": "a1"}).json()["results"]
-    assert [g["scope"] for g in only] == [{"agent": "a1"}] * len(only) and only
+    assert [g["scope"] for g in only] == [{"agent": "a1"}] * len(only)
+    assert only
     assert api.delete(f"/api/v1/goals/{goal['id']}").status_code == 204
     problem(api.get(f"/api/v1/goals/{goal['id']}"), 404)
 
@@ -177,8 +209,9 @@ def test_reading_needs_read_and_writing_manage(make_client, tenant, floor):
 
 def test_a_goal_met_at_the_close_is_achieved_then(tenant, floor, now):
     a2 = Agent.objects.get(tenant=tenant, external_id="a2")
-    goal = goal_create(tenant=tenant, values={"kpi": "contacts_handled", "target": 1,
-                                              "period": "day", "agent": a2})  # fmt: skip
+    goal = goal_create(
+        tenant=tenant, values={"kpi": "contacts_handled", "target": 1, "period": "day", "agent": a2}
+    )
     # an event of today, stored but not applied (its task lost): the close still sees it
     from kpis.services.ingestion import events_ingest
 
@@ -215,8 +248,10 @@ def test_goal_achieved_exactly_once_whatever_the_order(tenant, talks, order, cut
         agent, _ = agent_upsert(
             tenant=tenant, external_id=ext, display_name=ext, team_external_id=None
         )
-        goal = goal_create(tenant=tenant, values={"kpi": "aht", "target": 150, "period": "week",
-                                                  "agent": agent, "min_volume": 1})  # fmt: skip
+        goal = goal_create(
+            tenant=tenant,
+            values={"kpi": "aht", "target": 150, "period": "week", "agent": agent, "min_volume": 1},
+        )
         events = [
             call(ext, local(f"2026-11-{16 + i % 7:02d}", 9 + i % 9), talk=t)
             for i, t in enumerate(talks)

@@ -30,9 +30,11 @@ def targets(tenant, floor):
     """Band 20 %; the tenant: AHT ≤ 150 every week; a2's own: AHT ≤ 250 every week."""
     coaching_settings_update(
         tenant=tenant,
-        changes={"scorecard_kpis": ["aht", "fcr", "contacts_handled", "turnover"],
-                 "close_band_percent": 20},
-    )  # fmt: skip
+        changes={
+            "scorecard_kpis": ["aht", "fcr", "contacts_handled", "turnover"],
+            "close_band_percent": 20,
+        },
+    )
     from accounts.models import Agent
 
     goal_create(tenant=tenant, values={"kpi": "aht", "op": "<=", "target": 150, "period": "week"})
@@ -45,7 +47,8 @@ def targets(tenant, floor):
 
 def test_agent_scorecard_by_hand(api, targets):
     body = card(api, "agents/a1")
-    assert body["agent"] == "a1" and body["team"] == "t1"
+    assert body["agent"] == "a1"
+    assert body["team"] == "t1"
     assert body["period"]["start"] == "2026-11-16T00:00:00+08:00"
     kpis = by_code(body["kpis"])
     assert list(kpis) == ["aht", "fcr", "contacts_handled"]  # turnover: teams only
@@ -76,7 +79,8 @@ def test_percentiles_ties_and_status_bands(api, targets):
     a3 = by_code(card(api, "agents/a3")["kpis"])
     assert a3["aht"]["team_percentile"] == 100.0  # tied best with a1
     # FCR higher is better: a1 100, a3 50, a2 0 → a3 beats a2 only: 1 / 2 = 50
-    assert a3["fcr"]["value"] == 50.0 and a3["fcr"]["team_percentile"] == 50.0
+    assert a3["fcr"]["value"] == 50.0
+    assert a3["fcr"]["team_percentile"] == 50.0
     assert a2["fcr"]["team_percentile"] == 0.0
 
 
@@ -96,9 +100,11 @@ def test_single_agent_is_the_100th_percentile(api, tenant, commit, floor):
     put(api, "agents/b1", {"display_name": "Bea", "team": "solo"})
     ingest(tenant, [call("b1", local("2026-11-23", 9), talk=90)])
     kpis = by_code(card(api, "agents/b1", period="day", date="2026-11-23")["kpis"])
-    assert kpis["aht"]["team_percentile"] == 100.0 and kpis["aht"]["team_average"] == 90.0
+    assert kpis["aht"]["team_percentile"] == 100.0
+    assert kpis["aht"]["team_average"] == 90.0
     # a KPI with no volume is not ranked
-    assert kpis["fcr"]["value"] is None and kpis["fcr"]["team_percentile"] is None
+    assert kpis["fcr"]["value"] is None
+    assert kpis["fcr"]["team_percentile"] is None
 
 
 def test_team_scorecard_rows_sort_and_turnover(api, targets):
@@ -140,7 +146,8 @@ def test_tenant_scorecard(api, targets):
     assert response.status_code == 200, response.content
     body = response.json()
     own = by_code(body["tenant"]["kpis"])
-    assert own["aht"]["value"] == 175.0 and own["turnover"]["value"] == 28.57
+    assert own["aht"]["value"] == 175.0
+    assert own["turnover"]["value"] == 28.57
     assert [t["external_id"] for t in body["teams"]] == ["t1"]
 
 
@@ -177,15 +184,17 @@ def test_200_agents_in_a_bounded_number_of_queries(
     put(api, "teams/big", {"name": "Big"})
     events = []
     for n in range(200):
-        agent_upsert(tenant=tenant, external_id=f"b{n}", display_name=f"B {n}",
-                     team_external_id="big")  # fmt: skip
+        agent_upsert(
+            tenant=tenant, external_id=f"b{n}", display_name=f"B {n}", team_external_id="big"
+        )
         events.append(call(f"b{n}", local("2026-11-17", 9), talk=100 + n))
     ingest(tenant, events)
     make_rule(tenant, kpi="contacts_handled", kind="per_unit", points=1)
     with django_assert_max_num_queries(30):
         body = card(api, "teams/big", **WEEK, sort="aht")
     assert len(body["agents"]) == 200
-    assert body["agents"][0]["agent"] == "b0" and body["agents"][0]["points"] == 1
+    assert body["agents"][0]["agent"] == "b0"
+    assert body["agents"][0]["points"] == 1
     assert by_code(body["agents"][0]["kpis"])["aht"]["team_percentile"] == 100.0
     with django_assert_max_num_queries(30):
         assert by_code(card(api, "agents/b7")["kpis"])["aht"]["value"] == 107.0
