@@ -361,6 +361,10 @@ SPECTACULAR_SETTINGS = {
         "PeriodEnum": ["day", "week", "month"],
         "StreakPeriodEnum": ["day", "week"],
         "CountPeriodEnum": ["day", "week", "month", "lifetime"],
+        "AlertKindEnum": ["exceeds", "behind"],
+        "KpiUnitEnum": "kpis.models.Kpi.Unit",
+        "KpiDirectionEnum": "kpis.models.Kpi.Direction",
+        "GoalPeriodEnum": ["day", "week", "month", "quarter"],
     },
 }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -30,6 +30,7 @@ from gamify.coaching import selectors, services
 from gamify.coaching.models import ALERT_PERIODS, GOAL_PERIODS, AlertRule, Goal
 from gamify.coaching.progress import Progress, goals_progress
 from kpis.api.views import PERIOD_PARAMETERS, PeriodOutput
+from kpis.models import Kpi
 from kpis.periods import parse_period
 
 STATUSES = ["met", "close", "missed"]
@@ -47,8 +48,8 @@ class BadgeItemOutput(serializers.Serializer[Any]):
 class ScorecardKpiOutput(serializers.Serializer[Any]):
     code = serializers.CharField()
     name = serializers.CharField()
-    unit = serializers.ChoiceField(choices=["percent", "seconds", "count", "score"])
-    direction = serializers.ChoiceField(choices=["higher_is_better", "lower_is_better"])
+    unit = serializers.ChoiceField(choices=Kpi.Unit.choices)
+    direction = serializers.ChoiceField(choices=Kpi.Direction.choices)
     value = serializers.FloatField(allow_null=True)
     numerator = serializers.FloatField()
     denominator = serializers.FloatField()
@@ -102,7 +103,8 @@ class TeamRowOutput(serializers.Serializer[Any]):
 
 
 class TenantTeamRowOutput(TeamRowOutput):
-    parent = serializers.CharField(allow_null=True)
+    # A Field's own `parent` attribute is shadowed: this serializer only documents the body.
+    parent = serializers.CharField(allow_null=True)  # type: ignore[assignment]
 
 
 class TeamScorecardOutput(serializers.Serializer[Any]):
@@ -214,9 +216,9 @@ class ScopeField(serializers.Field[Any, Any, Any, Any]):
         raise AssertionError  # unreachable: fail raises
 
     def to_representation(self, goal: Goal) -> Any:
-        if goal.agent_id:
+        if goal.agent is not None:
             return {"agent": goal.agent.external_id}
-        if goal.team_id:
+        if goal.team is not None:
             return {"team": goal.team.external_id}
         return "tenant"
 
@@ -379,10 +381,10 @@ class GoalListApi(TenantAPIView):
                 raise ValidationProblem({"active": "Must be true or false."})
             goals = goals.filter(active=params["active"] == "true")
         paginator = CursorPagination()
-        paginator.ordering = "id"  # type: ignore[assignment]
+        paginator.ordering = "id"
         page = list(paginator.paginate_queryset(goals, request, view=self) or [])
         progress = goals_progress(tenant=self.tenant, goals=page)
-        data = GoalOutput(page, many=True, context={"progress": progress}).data
+        data = GoalOutput(cast(Any, page), many=True, context={"progress": progress}).data
         return paginator.get_paginated_response(data)
 
     @extend_schema(

@@ -283,12 +283,14 @@ class Card:
     ) -> Card:
         settings = coaching_settings(tenant)
         catalogue = kpi_catalogue(tenant)
-        parents = dict(Team.objects.for_tenant(tenant).values_list("id", "parent_id"))
+        parents: dict[int, int | None] = dict(
+            Team.objects.for_tenant(tenant).values_list("id", "parent_id")
+        )
         children = team_tree(tenant)
         wants_turnover = (team_roots or with_tenant) and "turnover" in settings.scorecard
         timelines = agent_timelines(tenant=tenant) if wants_turnover else {}
         previous = previous_period(period, tenant)
-        common = {
+        common: dict[str, Any] = {
             "tenant": tenant,
             "catalogue": catalogue,
             "agent_ids": agent_ids,

@@ -123,6 +123,7 @@ def goal_validate(
             raise ValidationProblem({"period": f"Must be one of {', '.join(GOAL_PERIODS)}."})
         clean["start"] = clean["start"] or today
     else:
+        assert deadline is not None  # checked above: a deadline goal has one
         for name in ("start", "deadline"):
             day = clean[name]
             if day is not None and not isinstance(day, date):
@@ -136,8 +137,9 @@ def goal_validate(
         if deadline < clean["start"]:
             raise ValidationProblem({"deadline": "Must not be before start."})
     clean["period"] = period
-    clean["name"] = str(clean["name"] or "").strip()
-    if len(clean["name"]) > 200:
+    name = str(clean["name"] or "").strip()
+    clean["name"] = name
+    if len(name) > 200:
         raise ValidationProblem({"name": "At most 200 characters."})
     clean["active"] = True if clean["active"] is None else bool(clean["active"])
     return clean
