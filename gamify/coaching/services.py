@@ -236,8 +236,9 @@ def alert_rule_delete(*, rule: AlertRule) -> None:
 
 
 # --- scorecard settings ---------------------------------------------------------------------
-def coaching_settings_update(*, tenant: Tenant, changes: Mapping[str, Any]) -> CoachingSettings:
-    row, _ = CoachingSettings.objects.get_or_create(tenant=tenant)
+def coaching_settings_validate(*, tenant: Tenant, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Check changes to the scorecard settings; returns the cleaned changes."""
+    clean: dict[str, Any] = {}
     if "scorecard_kpis" in changes:
         codes = changes["scorecard_kpis"]
         if not isinstance(codes, list) or len(codes) > MAX_SCORECARD_KPIS:
@@ -250,9 +251,9 @@ def coaching_settings_update(*, tenant: Tenant, changes: Mapping[str, Any]) -> C
                 raise ValidationProblem({"scorecard_kpis": f"Unknown KPI {code!r}."})
         if len(set(codes)) != len(codes):
             raise ValidationProblem({"scorecard_kpis": "Each KPI at most once."})
-        row.scorecard_kpis = list(codes)
+        clean["scorecard_kpis"] = list(codes)
     if "close_band_percent" in changes:
-        row.close_band_percent = number(
+        clean["close_band_percent"] = number(
             changes["close_band_percent"],
             "close_band_percent",
             minimum=Decimal(0),
@@ -262,6 +263,14 @@ def coaching_settings_update(*, tenant: Tenant, changes: Mapping[str, Any]) -> C
         flag = changes["move_counts_as_leaving"]
         if not isinstance(flag, bool):
             raise ValidationProblem({"move_counts_as_leaving": "Must be true or false."})
-        row.move_counts_as_leaving = flag
+        clean["move_counts_as_leaving"] = flag
+    return clean
+
+
+def coaching_settings_update(*, tenant: Tenant, changes: Mapping[str, Any]) -> CoachingSettings:
+    clean = coaching_settings_validate(tenant=tenant, changes=changes)
+    row, _ = CoachingSettings.objects.get_or_create(tenant=tenant)
+    for name, value in clean.items():
+        setattr(row, name, value)
     row.save()
     return row
