@@ -14,8 +14,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import TenantScopedAdmin, tenant_ids
-from accounts.api.problems import Problem
 from accounts.models import Agent, Team, Tenant
+from core.errors import ApplicationError
 from gamify.coaching import selectors, services
 from gamify.coaching.models import AlertRule, CoachingSettings, Goal
 from gamify.coaching.progress import goals_progress
@@ -25,7 +25,9 @@ from kpis.periods import PERIOD_TYPES, parse_period
 BLANK = [("", "---------")]
 
 
-def copy_errors(form: forms.BaseForm, exc: Problem, aliases: dict[str, str] | None = None) -> None:
+def copy_errors(
+    form: forms.BaseForm, exc: ApplicationError, aliases: dict[str, str] | None = None
+) -> None:
     """A service's field errors onto the form's fields (the page-level list otherwise)."""
     for field, messages_ in exc.errors.items():
         name = (aliases or {}).get(field, field)
@@ -63,7 +65,7 @@ class GoalForm(forms.ModelForm[Goal]):
             previous = self.instance if self.instance.pk else None
             try:
                 cleaned = services.goal_validate(tenant=tenant, values=values, previous=previous)
-            except Problem as exc:
+            except ApplicationError as exc:
                 copy_errors(self, exc, {"scope": "agent"})
             else:
                 data.update(cleaned)
@@ -153,7 +155,7 @@ class GoalAdmin(TenantScopedAdmin):
         params.setdefault("period", "week")
         try:
             return parse_period(params, tenant, default="week")
-        except Problem as exc:
+        except ApplicationError as exc:
             messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items()))
             return parse_period({"period": "week"}, tenant)
 
@@ -209,7 +211,7 @@ class GoalAdmin(TenantScopedAdmin):
         sort = request.GET.get("sort", "name")
         try:
             card = selectors.team_scorecard(tenant=team.tenant, team=team, period=period, sort=sort)
-        except Problem as exc:
+        except ApplicationError as exc:
             messages.error(request, "; ".join(" ".join(v) for v in exc.errors.values()))
             card = selectors.team_scorecard(tenant=team.tenant, team=team, period=period)
         pages = dict(
@@ -259,7 +261,7 @@ class AlertRuleForm(forms.ModelForm[AlertRule]):
             values = {k: data.get(k) for k in services.RULE_FIELDS}
             try:
                 data.update(services.alert_rule_validate(tenant=tenant, values=values))
-            except Problem as exc:
+            except ApplicationError as exc:
                 copy_errors(self, exc)
         return data
 
@@ -324,7 +326,7 @@ class CoachingSettingsForm(forms.ModelForm[CoachingSettings]):
             }
             try:
                 data.update(services.coaching_settings_validate(tenant=tenant, changes=changes))
-            except Problem as exc:
+            except ApplicationError as exc:
                 copy_errors(self, exc)
         return data
 

@@ -8,24 +8,24 @@ from typing import Any, cast
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import (
+from accounts.api.base import TenantAPIView
+from accounts.models import Agent, Team
+from core.api.base import (
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
     StrictNumberField,
     StrictSerializer,
-    TenantAPIView,
+    get_for_tenant_or_404,
     page_of,
     problems,
     request_data,
 )
-from accounts.api.pagination import PAGE_PARAMETERS, CursorPagination
-from accounts.api.problems import ValidationProblem
-from accounts.models import Agent, Team
+from core.api.pagination import PAGE_PARAMETERS, CursorPagination
+from core.errors import InvalidInputError
 from gamify.coaching import selectors, services
 from gamify.coaching.models import ALERT_PERIODS, GOAL_PERIODS, AlertRule, Goal
 from gamify.coaching.progress import Progress, goals_progress
@@ -342,12 +342,12 @@ def _goal_values(view: TenantAPIView, data: Mapping[str, Any]) -> dict[str, Any]
         if kind == "agent":
             agent = Agent.objects.for_tenant(view.tenant).filter(external_id=external_id).first()
             if agent is None:
-                raise ValidationProblem({"scope": f"No agent with external id {external_id!r}."})
+                raise InvalidInputError({"scope": f"No agent with external id {external_id!r}."})
             values["agent"] = agent
         elif kind == "team":
             team = Team.objects.for_tenant(view.tenant).filter(external_id=external_id).first()
             if team is None:
-                raise ValidationProblem({"scope": f"No team with external id {external_id!r}."})
+                raise InvalidInputError({"scope": f"No team with external id {external_id!r}."})
             values["team"] = team
     return values
 
@@ -378,7 +378,7 @@ class GoalListApi(TenantAPIView):
             goals = goals.filter(team__external_id=params["team"])
         if "active" in params:
             if params["active"] not in ("true", "false"):
-                raise ValidationProblem({"active": "Must be true or false."})
+                raise InvalidInputError({"active": "Must be true or false."})
             goals = goals.filter(active=params["active"] == "true")
         paginator = CursorPagination()
         paginator.ordering = "id"
@@ -403,10 +403,12 @@ class GoalListApi(TenantAPIView):
 
 class GoalDetailApi(TenantAPIView):
     def _goal(self, goal_id: int) -> Goal:
-        goal = _goal_queryset(self).filter(pk=goal_id).first()
-        if goal is None:
-            raise NotFound(f"No goal {goal_id}.")
-        return goal
+        return get_for_tenant_or_404(
+            Goal.objects.select_related("agent", "team", "tenant"),
+            self.tenant,
+            f"No goal {goal_id}.",
+            pk=goal_id,
+        )
 
     @extend_schema(operation_id="goals_retrieve", responses={200: GoalOutput, **problems(404)})
     def get(self, request: Request, goal_id: int) -> Response:
@@ -497,10 +499,9 @@ class AlertRuleListApi(TenantAPIView):
 
 class AlertRuleDetailApi(TenantAPIView):
     def _rule(self, rule_id: int) -> AlertRule:
-        rule = AlertRule.objects.for_tenant(self.tenant).filter(pk=rule_id).first()
-        if rule is None:
-            raise NotFound(f"No alert rule {rule_id}.")
-        return rule
+        return get_for_tenant_or_404(
+            AlertRule.objects, self.tenant, f"No alert rule {rule_id}.", pk=rule_id
+        )
 
     @extend_schema(
         operation_id="alert_rules_retrieve", responses={200: AlertRuleOutput, **problems(404)}

@@ -14,9 +14,9 @@ from typing import Any
 
 from django.db.models import Sum
 
-from accounts.api.problems import ValidationProblem
 from accounts.models import Agent, Team, Tenant
 from accounts.selectors import subtree, team_tree
+from core.errors import InvalidInputError
 from gamify.coaching.models import DEFAULT_SCORECARD, CoachingSettings, Goal
 from gamify.game.models import AgentDayPoints, BadgeAward
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
@@ -502,7 +502,7 @@ def sort_rows(
     if key == "points":
         return sorted(rows, key=lambda r: (-r["points"], r["display_name"]), reverse=reverse)
     if key not in codes:
-        raise ValidationProblem(
+        raise InvalidInputError(
             {"sort": f"Must be name, points or a scorecard KPI: {', '.join(codes)}."}
         )
     better = catalogue[key].higher_is_better

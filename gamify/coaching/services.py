@@ -1,6 +1,6 @@
 """Writes of coaching configuration: goals, alert rules, scorecard settings.
 
-Validation lives here (raising `ValidationProblem` naming the field), so the admin forms and
+Validation lives here (raising `InvalidInputError` naming the field), so the admin forms and
 the API refuse exactly the same things. A goal's change reaches its evaluation by kpis'
 outbox (`changes_announce`), the path events take: under the apply lock, never lost.
 """
@@ -14,9 +14,9 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts.api.problems import ValidationProblem
 from accounts.models import Agent, Team, Tenant
-from accounts.times import day_range_error
+from core.errors import InvalidInputError
+from core.times import day_range_error
 from gamify.coaching.models import (
     ALERT_PERIODS,
     GOAL_PERIODS,
@@ -64,30 +64,30 @@ def number(
     value: Any, field: str, *, minimum: Decimal | None = None, maximum: Decimal = MAX_DECIMAL
 ) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise ValidationProblem({field: "Must be a number."})
+        raise InvalidInputError({field: "Must be a number."})
     try:
         result = Decimal(str(value))
     except InvalidOperation as exc:
-        raise ValidationProblem({field: "Must be a number."}) from exc
+        raise InvalidInputError({field: "Must be a number."}) from exc
     if not result.is_finite() or abs(result) >= MAX_DECIMAL or result >= maximum:
-        raise ValidationProblem({field: f"Must be a number less than {maximum}."})
+        raise InvalidInputError({field: f"Must be a number less than {maximum}."})
     if minimum is not None and result < minimum:
-        raise ValidationProblem({field: f"Must be at least {minimum}."})
+        raise InvalidInputError({field: f"Must be at least {minimum}."})
     return result
 
 
 def whole(value: Any, field: str, *, minimum: int, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        raise ValidationProblem({field: f"Must be a whole number from {minimum} to {maximum}."})
+        raise InvalidInputError({field: f"Must be a whole number from {minimum} to {maximum}."})
     return value
 
 
 def known_kpi(tenant: Tenant, code: Any, field: str, *, subject: str) -> CatalogueKpi:
     kpi = kpi_catalogue(tenant).get(code) if isinstance(code, str) else None
     if kpi is None:
-        raise ValidationProblem({field: f"Unknown KPI {code!r}."})
+        raise InvalidInputError({field: f"Unknown KPI {code!r}."})
     if kpi.formula is not None and subject not in kpi.formula.scopes:
-        raise ValidationProblem({field: f"{code} is measured for teams only."})
+        raise InvalidInputError({field: f"{code} is measured for teams only."})
     return kpi
 
 
@@ -100,47 +100,47 @@ def goal_validate(
     clean = {k: values.get(k) for k in GOAL_FIELDS}
     agent, team = clean["agent"], clean["team"]
     if agent is not None and team is not None:
-        raise ValidationProblem({"scope": "A goal is for one agent, one team or the tenant."})
+        raise InvalidInputError({"scope": "A goal is for one agent, one team or the tenant."})
     for row, name in ((agent, "agent"), (team, "team")):
         if row is not None and (not isinstance(row, Agent | Team) or row.tenant_id != tenant.pk):
-            raise ValidationProblem({"scope": f"No such {name}."})
+            raise InvalidInputError({"scope": f"No such {name}."})
     kpi = known_kpi(tenant, clean["kpi"], "kpi", subject="agent" if agent else "team")
     op = clean["op"] or (">=" if kpi.higher_is_better else "<=")
     if op not in (">=", "<="):
-        raise ValidationProblem({"op": "Must be >= or <=."})
+        raise InvalidInputError({"op": "Must be >= or <=."})
     clean["op"] = op
     if clean["target"] is None:
-        raise ValidationProblem({"target": "Required."})
+        raise InvalidInputError({"target": "Required."})
     clean["target"] = number(clean["target"], "target")
     if clean["min_volume"] is not None:
         clean["min_volume"] = number(clean["min_volume"], "min_volume", minimum=Decimal(0))
     period, deadline = clean["period"] or "", clean["deadline"]
     if bool(period) == (deadline is not None):
-        raise ValidationProblem({"period": "Give either a period (recurring) or a deadline."})
+        raise InvalidInputError({"period": "Give either a period (recurring) or a deadline."})
     today = local_today(tenant)
     if period:
         if period not in GOAL_PERIODS:
-            raise ValidationProblem({"period": f"Must be one of {', '.join(GOAL_PERIODS)}."})
+            raise InvalidInputError({"period": f"Must be one of {', '.join(GOAL_PERIODS)}."})
         clean["start"] = clean["start"] or today
     else:
         assert deadline is not None  # checked above: a deadline goal has one
         for name in ("start", "deadline"):
             day = clean[name]
             if day is not None and not isinstance(day, date):
-                raise ValidationProblem({name: "Must be a date, YYYY-MM-DD."})
+                raise InvalidInputError({name: "Must be a date, YYYY-MM-DD."})
             if day is not None and (error := day_range_error(day)):
-                raise ValidationProblem({name: error})
+                raise InvalidInputError({name: error})
         changed = previous is None or previous.deadline != deadline
         if changed and deadline < today:
-            raise ValidationProblem({"deadline": "Must not be in the past."})
+            raise InvalidInputError({"deadline": "Must not be in the past."})
         clean["start"] = clean["start"] or (previous.start if previous else today)
         if deadline < clean["start"]:
-            raise ValidationProblem({"deadline": "Must not be before start."})
+            raise InvalidInputError({"deadline": "Must not be before start."})
     clean["period"] = period
     name = str(clean["name"] or "").strip()
     clean["name"] = name
     if len(name) > 200:
-        raise ValidationProblem({"name": "At most 200 characters."})
+        raise InvalidInputError({"name": "At most 200 characters."})
     clean["active"] = True if clean["active"] is None else bool(clean["active"])
     return clean
 
@@ -179,10 +179,10 @@ def goal_delete(*, goal: Goal) -> None:
 def alert_rule_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[str, Any]:
     clean = {k: values.get(k) for k in RULE_FIELDS}
     if clean["kind"] not in AlertRule.Kind.values:
-        raise ValidationProblem({"kind": "Must be exceeds or behind."})
+        raise InvalidInputError({"kind": "Must be exceeds or behind."})
     basis = clean["basis"] or AlertRule.Basis.TEAM_AVERAGE
     if basis not in AlertRule.Basis.values:
-        raise ValidationProblem({"basis": "Must be team_average or goal."})
+        raise InvalidInputError({"basis": "Must be team_average or goal."})
     clean["basis"] = basis
     if clean["kpi"] or basis == AlertRule.Basis.TEAM_AVERAGE:
         known_kpi(tenant, clean["kpi"], "kpi", subject="agent")
@@ -201,7 +201,7 @@ def alert_rule_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[st
     )
     clean["period"] = clean["period"] or "day"
     if clean["period"] not in ALERT_PERIODS:
-        raise ValidationProblem({"period": f"Must be one of {', '.join(ALERT_PERIODS)}."})
+        raise InvalidInputError({"period": f"Must be one of {', '.join(ALERT_PERIODS)}."})
     if clean["min_volume"] is not None:
         clean["min_volume"] = number(clean["min_volume"], "min_volume", minimum=Decimal(0))
     clean["cooldown_minutes"] = whole(
@@ -212,7 +212,7 @@ def alert_rule_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[st
     )
     clean["name"] = str(clean["name"] or "").strip()
     if not clean["name"] or len(clean["name"]) > 200:
-        raise ValidationProblem({"name": "A name of 1 to 200 characters."})
+        raise InvalidInputError({"name": "A name of 1 to 200 characters."})
     clean["active"] = True if clean["active"] is None else bool(clean["active"])
     return clean
 
@@ -242,15 +242,15 @@ def coaching_settings_validate(*, tenant: Tenant, changes: Mapping[str, Any]) ->
     if "scorecard_kpis" in changes:
         codes = changes["scorecard_kpis"]
         if not isinstance(codes, list) or len(codes) > MAX_SCORECARD_KPIS:
-            raise ValidationProblem(
+            raise InvalidInputError(
                 {"scorecard_kpis": f"A list of at most {MAX_SCORECARD_KPIS} KPI codes."}
             )
         catalogue = kpi_catalogue(tenant)
         for code in codes:
             if not isinstance(code, str) or code not in catalogue:
-                raise ValidationProblem({"scorecard_kpis": f"Unknown KPI {code!r}."})
+                raise InvalidInputError({"scorecard_kpis": f"Unknown KPI {code!r}."})
         if len(set(codes)) != len(codes):
-            raise ValidationProblem({"scorecard_kpis": "Each KPI at most once."})
+            raise InvalidInputError({"scorecard_kpis": "Each KPI at most once."})
         clean["scorecard_kpis"] = list(codes)
     if "close_band_percent" in changes:
         clean["close_band_percent"] = number(
@@ -262,7 +262,7 @@ def coaching_settings_validate(*, tenant: Tenant, changes: Mapping[str, Any]) ->
     if "move_counts_as_leaving" in changes:
         flag = changes["move_counts_as_leaving"]
         if not isinstance(flag, bool):
-            raise ValidationProblem({"move_counts_as_leaving": "Must be true or false."})
+            raise InvalidInputError({"move_counts_as_leaving": "Must be true or false."})
         clean["move_counts_as_leaving"] = flag
     return clean
 
