@@ -40,7 +40,7 @@ def test_worker_judges_goals_and_alerts(tmp_path):
         ]  # fmt: skip
         call("POST", "events", {"events": events})
 
-        def feed() -> set[str]:
+        def feed() -> set[tuple[str, str]]:
             body = call("GET", "activity?types=goal.achieved,alert.exceeds,alert.behind")
             return {(a["type"], a["agent"]) for a in body["results"]}
 
