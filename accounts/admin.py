@@ -18,7 +18,9 @@ from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from accounts import services
 from accounts.api.auth import forget_key
@@ -417,6 +419,11 @@ class TeamAdmin(TenantScopedAdmin):
     list_filter = ["tenant"]
     search_fields = ["external_id", "name"]
     list_select_related = ["parent", "tenant"]
+    readonly_fields = ["scorecard"]
+
+    @admin.display(description="Scorecard")
+    def scorecard(self, obj: Team) -> str:
+        return scorecard_link("team", obj)
 
     def save_model(self, request: HttpRequest, obj: Team, form: Any, change: bool) -> None:
         if not request.user.is_superuser and obj.tenant_id not in tenant_ids(request, write=True):
@@ -428,6 +435,18 @@ class TeamAdmin(TenantScopedAdmin):
             parent_external_id=obj.parent.external_id if obj.parent else None,
         )
         obj.pk = team.pk
+
+
+def scorecard_link(kind: str, obj: Model) -> str:
+    """A link to the coaching app's scorecard page of an agent or a team (none on an add
+    page, or without the coaching app)."""
+    if obj.pk is None:
+        return "-"
+    try:
+        url = reverse(f"admin:coaching_scorecard_{kind}", args=[obj.pk])
+    except NoReverseMatch:
+        return "-"
+    return format_html('<a href="{}">{}</a>', url, "This week's scorecard")
 
 
 class AgentHistoryInline(admin.TabularInline[AgentHistory, Agent]):
@@ -448,6 +467,11 @@ class AgentAdmin(TenantScopedAdmin):
     search_fields = ["external_id", "display_name"]
     list_select_related = ["team", "tenant"]
     inlines = [AgentHistoryInline]
+    readonly_fields = ["scorecard"]
+
+    @admin.display(description="Scorecard")
+    def scorecard(self, obj: Agent) -> str:
+        return scorecard_link("agent", obj)
 
     def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
         if not request.user.is_superuser and obj.tenant_id not in tenant_ids(request, write=True):

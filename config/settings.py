@@ -187,6 +187,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "gamify.finalize_periods",
         "schedule": timedelta(minutes=1),
     },
+    "coaching-close-periods": {
+        "task": "gamify.coaching_close_periods",
+        "schedule": timedelta(minutes=1),
+    },
     "advance-contests": {
         "task": "gamify.advance_contests",
         "schedule": timedelta(minutes=1),
@@ -225,6 +229,7 @@ INSTALLED_APPS = [
     "gamify.wallet",
     "gamify.game",
     "gamify.contests",
+    "gamify.coaching",
 ]
 
 MIDDLEWARE = [
@@ -356,6 +361,10 @@ SPECTACULAR_SETTINGS = {
         "PeriodEnum": ["day", "week", "month"],
         "StreakPeriodEnum": ["day", "week"],
         "CountPeriodEnum": ["day", "week", "month", "lifetime"],
+        "AlertKindEnum": ["exceeds", "behind"],
+        "KpiUnitEnum": "kpis.models.Kpi.Unit",
+        "KpiDirectionEnum": "kpis.models.Kpi.Direction",
+        "GoalPeriodEnum": ["day", "week", "month", "quarter"],
     },
 }
 

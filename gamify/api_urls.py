@@ -3,6 +3,7 @@
 from django.urls import path
 
 from gamify.activity.api import ActivityListApi
+from gamify.coaching import api as coaching
 from gamify.contests import api as contests
 from gamify.game.api import urls as game_urls
 from gamify.leaderboards.api import LeaderboardApi
@@ -27,4 +28,22 @@ urlpatterns = [
         name="contest-standings",
     ),
     *wallet_urls.urlpatterns,
+    path(
+        "agents/<str:external_id>/scorecard",
+        coaching.AgentScorecardApi.as_view(),
+        name="agent-scorecard",
+    ),
+    path(
+        "teams/<str:external_id>/scorecard",
+        coaching.TeamScorecardApi.as_view(),
+        name="team-scorecard",
+    ),
+    path("scorecard", coaching.TenantScorecardApi.as_view(), name="tenant-scorecard"),
+    path("goals", coaching.GoalListApi.as_view(), name="goal-list"),
+    path("goals/<int:goal_id>", coaching.GoalDetailApi.as_view(), name="goal-detail"),
+    path("alert-rules", coaching.AlertRuleListApi.as_view(), name="alert-rule-list"),
+    path(
+        "alert-rules/<int:rule_id>", coaching.AlertRuleDetailApi.as_view(), name="alert-rule-detail"
+    ),
+    path("coaching/settings", coaching.CoachingSettingsApi.as_view(), name="coaching-settings"),
 ]

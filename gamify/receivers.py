@@ -15,6 +15,7 @@ from django.dispatch import receiver
 
 from accounts.models import Agent, AgentHistory, Team, Tenant
 from accounts.selectors import team_descendants
+from gamify.coaching.evaluation import coaching_follow
 from gamify.contests.services import running_contests_populate, running_contests_refresh
 from gamify.game.engine import game_recompute
 from gamify.game.services import game_rebuild
@@ -53,6 +54,7 @@ def _follow(tenant: Tenant, agent_days: dict[int, set[date]], everything: bool) 
         game_rebuild(tenant=tenant)
         boards_populate_all(tenant=tenant)
         running_contests_populate(tenant=tenant)
+        coaching_follow(tenant=tenant, agent_days=agent_days, everything=True)
         return
     outcome = game_recompute(tenant=tenant, agent_days=agent_days)
     # Points can move today for agents whose older days changed (a weekly rule counts on the
@@ -63,6 +65,8 @@ def _follow(tenant: Tenant, agent_days: dict[int, set[date]], everything: bool) 
         touched.setdefault(agent, set()).add(today)
     boards_refresh(tenant=tenant, agent_days=touched)
     running_contests_refresh(tenant=tenant, agent_ids=set(touched))
+    # Goals and alerts judge the days that changed (not today's points-only refresh).
+    coaching_follow(tenant=tenant, agent_days=agent_days, everything=False)
 
 
 @receiver(post_save, sender=Agent, dispatch_uid="gamify.agent_saved")

@@ -235,27 +235,49 @@ def team_kpis(*, tenant: Tenant, team: Team, period: Period) -> dict[str, KpiVal
     return values_from(catalogue, sums, metrics, subject="team", turnover=turnover)
 
 
-def turnover_value(
-    *, tenant: Tenant, team_ids: set[int] | None, period: Period, kpi: CatalogueKpi
-) -> KpiValue:
-    """Deactivations in the period / average headcount ((active at start + at end) / 2).
+Timeline = list[tuple[datetime, int | None, bool]]  # (valid_from, team id, active), in order
 
-    An agent counts for a team while its history puts it there; `team_ids=None` is the tenant.
-    """
+
+def agent_timelines(*, tenant: Tenant, team_ids: set[int] | None = None) -> dict[int, Timeline]:
+    """Each agent's history (one query); with `team_ids`, only agents ever in those teams."""
     history = AgentHistory.objects.for_tenant(tenant)
     if team_ids is not None:
         members = history.filter(team_id__in=team_ids).values("agent_id")
         history = history.filter(agent_id__in=members)
-    timelines: dict[int, list[tuple[datetime, int | None, bool]]] = defaultdict(list)
+    timelines: dict[int, Timeline] = defaultdict(list)
     for agent_id, valid_from, team_id, active in history.order_by(
         "agent_id", "valid_from", "id"
     ).values_list("agent_id", "valid_from", "team_id", "active"):
         timelines[agent_id].append((valid_from, team_id, active))
+    return timelines
+
+
+def turnover_value(
+    *,
+    tenant: Tenant,
+    team_ids: set[int] | None,
+    period: Period,
+    kpi: CatalogueKpi,
+    moves_count_as_leaving: bool = False,
+    timelines: dict[int, Timeline] | None = None,
+) -> KpiValue:
+    """Deactivations in the period / average headcount ((active at start + at end) / 2).
+
+    An agent counts for a team while its history puts it there; `team_ids=None` is the tenant.
+    With `moves_count_as_leaving`, an active agent moved out of the teams has left them too
+    (never the tenant). `timelines` (agent_timelines of the whole tenant) saves the query when
+    many teams are computed at once.
+    """
+    if timelines is None:
+        timelines = agent_timelines(tenant=tenant, team_ids=team_ids)
+
+    def inside(team_id: int | None) -> bool:
+        return team_ids is None or team_id in team_ids
 
     def counted(state: tuple[datetime, int | None, bool] | None) -> bool:
-        return bool(state and state[2] and (team_ids is None or state[1] in team_ids))
+        return bool(state and state[2] and inside(state[1]))
 
-    def state_at(timeline: list[tuple[datetime, int | None, bool]], instant: datetime | None):
+    def state_at(timeline: Timeline, instant: datetime | None):
         if instant is None:
             return timeline[-1]
         index = bisect_right([s[0] for s in timeline], instant) - 1
@@ -266,12 +288,9 @@ def turnover_value(
         at_start += period.start is not None and counted(state_at(timeline, period.start))
         at_end += counted(state_at(timeline, period.end))
         for previous, current in itertools.pairwise(timeline):
-            if (
-                previous[2]
-                and not current[2]
-                and period.contains(current[0])
-                and (team_ids is None or previous[1] in team_ids)
-            ):
+            if not (previous[2] and inside(previous[1]) and period.contains(current[0])):
+                continue
+            if not current[2] or (moves_count_as_leaving and not inside(current[1])):
                 leavers += 1
     headcount = Decimal(at_start + at_end) / 2
     return kpi_value(
@@ -405,4 +424,58 @@ def agent_day_metrics(
         key = (agent_id, kpi, hour.astimezone(tz).date())
         v, c = out.get(key, (0, 0))
         out[key] = (v + value, c + count)
+    return out
+
+
+def agents_counter_sums(
+    *, tenant: Tenant, period: Period, agent_ids: set[int]
+) -> dict[int, list[int]]:
+    """{agent id: Σ counters over the period} for many agents in one grouped query (agents
+    without buckets in the period are absent)."""
+    by_day = period.type != "custom"
+    model: Any = AgentDay if by_day else AgentHour
+    rows = model.objects.filter(tenant_id=tenant.pk, agent_id__in=agent_ids).filter(
+        _day_filter(period, tenant) if by_day else _hour_filter(period)
+    )
+    grouped = rows.values("agent_id").annotate(**{f"s_{c}": Sum(c) for c in COUNTERS})
+    return {
+        row["agent_id"]: [int(row[f"s_{c}"] or 0) for c in COUNTERS] for row in grouped.order_by()
+    }
+
+
+def teams_counter_sums(*, tenant: Tenant, period: Period) -> dict[int, list[int]]:
+    """{team id: Σ counters of the events attributed to the team itself} for every team of
+    the tenant in one grouped query; a subtree's figures are the sum of its teams'."""
+    by_day = period.type != "custom"
+    model: Any = TeamDay if by_day else TeamHour
+    rows = model.objects.filter(tenant_id=tenant.pk).filter(
+        _day_filter(period, tenant) if by_day else _hour_filter(period)
+    )
+    grouped = rows.values("team_id").annotate(**{f"s_{c}": Sum(c) for c in COUNTERS})
+    return {
+        row["team_id"]: [int(row[f"s_{c}"] or 0) for c in COUNTERS] for row in grouped.order_by()
+    }
+
+
+def subjects_metric_sums(
+    *, tenant: Tenant, period: Period, agent_ids: set[int] | None = None
+) -> dict[int, dict[str, tuple[int, int]]]:
+    """{agent id: {custom KPI: (Σ value_e4, Σ count_e4)}} for many agents (one query); with
+    `agent_ids=None`, {team id: …} for every team of the tenant."""
+    rows: Any
+    if agent_ids is not None:
+        rows = AgentMetricHour.objects.filter(tenant_id=tenant.pk, agent_id__in=agent_ids)
+        subject = "agent_id"
+    else:
+        rows = TeamMetricHour.objects.filter(tenant_id=tenant.pk)
+        subject = "team_id"
+    out: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
+    for pk, kpi, v, c in (
+        rows.filter(_hour_filter(period))
+        .values(subject, "kpi")
+        .annotate(v=Sum("value_e4"), c=Sum("count_e4"))
+        .values_list(subject, "kpi", "v", "c")
+        .order_by()
+    ):
+        out[pk][kpi] = (int(v or 0), int(c or 0))
     return out

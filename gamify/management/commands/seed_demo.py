@@ -12,6 +12,7 @@ from django.db import transaction
 
 from accounts.models import SCOPES, ApiKey, Membership, Tenant
 from accounts.services import agent_upsert, api_key_create, team_upsert, tenant_create
+from gamify.coaching.demo import seed_coaching
 from gamify.contests.demo import seed_contests
 from gamify.game.demo import seed_game
 from gamify.game.finalization import periods_finalize_due
@@ -129,6 +130,7 @@ class Command(BaseCommand):
         periods_finalize_due(tenant=tenant, limit=1000)
         seed_contests(tenant)
         seed_wallet(tenant)
+        seed_coaching(tenant)
         self.tenant, self.raw_key = tenant, raw_key
         if not options["quiet"]:
             self.print_summary(tenant, raw_key, options["base_url"].rstrip("/"))
