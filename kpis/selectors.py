@@ -432,29 +432,28 @@ def agents_counter_sums(
 ) -> dict[int, list[int]]:
     """{agent id: Σ counters over the period} for many agents in one grouped query (agents
     without buckets in the period are absent)."""
-    by_day = period.type != "custom"
-    model: Any = AgentDay if by_day else AgentHour
-    rows = model.objects.filter(tenant_id=tenant.pk, agent_id__in=agent_ids).filter(
-        _day_filter(period, tenant) if by_day else _hour_filter(period)
+    return counter_sums_by_subject(
+        tenant_id=tenant.pk,
+        entity="agent",
+        start=period.start,
+        end=period.end,
+        tz=tenant.tz,
+        by_day=period.type != "custom",
+        ids=agent_ids,
     )
-    grouped = rows.values("agent_id").annotate(**{f"s_{c}": Sum(c) for c in COUNTERS})
-    return {
-        row["agent_id"]: [int(row[f"s_{c}"] or 0) for c in COUNTERS] for row in grouped.order_by()
-    }
 
 
 def teams_counter_sums(*, tenant: Tenant, period: Period) -> dict[int, list[int]]:
     """{team id: Σ counters of the events attributed to the team itself} for every team of
     the tenant in one grouped query; a subtree's figures are the sum of its teams'."""
-    by_day = period.type != "custom"
-    model: Any = TeamDay if by_day else TeamHour
-    rows = model.objects.filter(tenant_id=tenant.pk).filter(
-        _day_filter(period, tenant) if by_day else _hour_filter(period)
+    return counter_sums_by_subject(
+        tenant_id=tenant.pk,
+        entity="team",
+        start=period.start,
+        end=period.end,
+        tz=tenant.tz,
+        by_day=period.type != "custom",
     )
-    grouped = rows.values("team_id").annotate(**{f"s_{c}": Sum(c) for c in COUNTERS})
-    return {
-        row["team_id"]: [int(row[f"s_{c}"] or 0) for c in COUNTERS] for row in grouped.order_by()
-    }
 
 
 def subjects_metric_sums(
@@ -462,17 +461,14 @@ def subjects_metric_sums(
 ) -> dict[int, dict[str, tuple[int, int]]]:
     """{agent id: {custom KPI: (Σ value_e4, Σ count_e4)}} for many agents (one query); with
     `agent_ids=None`, {team id: …} for every team of the tenant."""
-    rows: Any
-    if agent_ids is not None:
-        rows = AgentMetricHour.objects.filter(tenant_id=tenant.pk, agent_id__in=agent_ids)
-        subject = "agent_id"
-    else:
-        rows = TeamMetricHour.objects.filter(tenant_id=tenant.pk)
-        subject = "team_id"
+    entity = "agent" if agent_ids is not None else "team"
+    subject = SUBJECT_KEYS[entity]
+    rows = metric_rows(
+        tenant_id=tenant.pk, entity=entity, start=period.start, end=period.end, ids=agent_ids
+    )
     out: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
     for pk, kpi, v, c in (
-        rows.filter(_hour_filter(period))
-        .values(subject, "kpi")
+        rows.values(subject, "kpi")
         .annotate(v=Sum("value_e4"), c=Sum("count_e4"))
         .values_list(subject, "kpi", "v", "c")
         .order_by()

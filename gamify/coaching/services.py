@@ -25,8 +25,8 @@ from gamify.coaching.models import (
     Goal,
 )
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
+from kpis.ingest import changes_announce
 from kpis.periods import local_today
-from kpis.services.ingestion import changes_announce
 
 GOAL_FIELDS = (
     "name",

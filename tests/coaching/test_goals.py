@@ -213,7 +213,7 @@ def test_a_goal_met_at_the_close_is_achieved_then(tenant, floor, now):
         tenant=tenant, values={"kpi": "contacts_handled", "target": 1, "period": "day", "agent": a2}
     )
     # an event of today, stored but not applied (its task lost): the close still sees it
-    from kpis.services.ingestion import events_ingest
+    from kpis.ingest import events_ingest
 
     events_ingest(tenant=tenant, items=[call("a2", local("2026-11-23", 9), talk=60)])
     assert not GoalAchievement.objects.filter(goal=goal).exists()
