@@ -225,6 +225,7 @@ INSTALLED_APPS = [
     "gamify.wallet",
     "gamify.game",
     "gamify.contests",
+    "gamify.widgets",
 ]
 
 MIDDLEWARE = [
