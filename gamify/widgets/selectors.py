@@ -114,6 +114,7 @@ def points_statement(*, tenant: Tenant, agent: Agent) -> dict[str, list[dict[str
         .order_by("-occurred_at")[:20]
     )
     figures = _kpi_figures(tenant, agent, awards, week_first, week_after)
+    catalogue = kpi_catalogue(tenant)
     today_lines: list[dict[str, Any]] = []
     week_lines: list[dict[str, Any]] = []
     for award in awards:
@@ -122,7 +123,7 @@ def points_statement(*, tenant: Tenant, agent: Agent) -> dict[str, list[dict[str
         line = {
             "kind": "award",
             "label": rule.name,
-            "kpi": rule.kpi,
+            "kpi": catalogue[rule.kpi].name if rule.kpi in catalogue else rule.kpi,
             "value": value,
             "points": award.points,
             "day": award.day,

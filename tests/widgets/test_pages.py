@@ -77,7 +77,7 @@ def test_agent_card_shows_points_ranks_and_why(played, tenant):
     assert re.search(r"Points today\s+25\b", page)  # 3 × 10 − 5
     assert re.search(r"Rank today\s+#1\b", page)
     # the "why" list: the rule with the KPI figure that earned it, and the adjustment
-    assert re.search(r"Per contact\s+contacts_handled: 3\s+\+30", page)
+    assert re.search(r"Per contact\s+Contacts handled: 3\s+\+30", page)
     assert re.search(r"Adjustment by your supervisor\s+Late to shift\s+−5", page)
     assert response["Content-Language"] == "en"
     assert 'dir="ltr"' in response.content.decode()
