@@ -63,5 +63,7 @@ def test_gunicorn_access_lines_are_redacted():
 
 
 def test_redact_leaves_other_parameters():
-    assert redact("/x?metric=aht&token=abc&period=day") == "/x?metric=aht&token=[redacted]&period=day"
+    assert (
+        redact("/x?metric=aht&token=abc&period=day") == "/x?metric=aht&token=[redacted]&period=day"
+    )
     assert redact("/x?mytoken=abc") == "/x?mytoken=abc"

@@ -88,7 +88,7 @@
       if (ends) el.textContent = duration(ends - now);
     });
     document.querySelectorAll("[data-clock]").forEach(function (el) {
-      el.textContent = new Intl.DateTimeFormat(intlLang, { hour: "2-digit", minute: "2-digit" }).format(new Date());
+      el.textContent = new Intl.DateTimeFormat(intlLang, { hour: "2-digit", minute: "2-digit", timeZone: body.dataset.tz || undefined }).format(new Date());
     });
   }
 
