@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -38,8 +39,8 @@ class Demo:
         )
         self.key = re.search(r"API key:\s+(\S+)", output).group(1)  # type: ignore[union-attr]
 
-    def api(self, method: str, path: str, **kwargs: object) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.key}", **kwargs.pop("headers", {})}  # type: ignore[dict-item]
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.key}", **kwargs.pop("headers", {})}
         return requests.request(
             method, f"{self.server.base_url}/api/v1{path}", headers=headers, timeout=30, **kwargs
         )
@@ -104,7 +105,9 @@ def test_persian_card_is_right_to_left_with_persian_text(demo, page):
     # mirrored: the avatar sits at the right edge of the card's header
     box = tab.locator(".who .avatar").bounding_box()
     heading = tab.locator(".who h1").bounding_box()
-    assert box and heading and box["x"] > heading["x"]
+    assert box is not None
+    assert heading is not None
+    assert box["x"] > heading["x"]
     assert console.page_errors == []
     tab.screenshot(path=str(DOCS / "widget-agent-fa.png"), full_page=True)
 
@@ -216,8 +219,8 @@ def test_keyboard_focus_reaches_every_control(demo, page, name):
     tab, _ = page
     tab.goto(demo.urls[name])
     controls = tab.evaluate(
-        "() => [...document.querySelectorAll('a[href], button:not([disabled]), select, input:not([type=hidden])')]"
-        ".map((e, i) => (e.dataset.k = String(i)))"
+        "() => [...document.querySelectorAll('a[href], button:not([disabled]), select,"
+        " input:not([type=hidden])')].map((e, i) => (e.dataset.k = String(i)))"
     )
     reached = set()
     for _ in range(len(controls) + 3):
