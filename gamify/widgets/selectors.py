@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Agent, Team, Tenant
@@ -28,6 +27,7 @@ from gamify.leaderboards.service import leaderboard
 from gamify.wallet.selectors import redemption_list, reward_list, wallet_balance
 from gamify.widgets.models import anonymize_others
 from kpis.catalogue import kpi_catalogue
+from kpis.formulas import COUNTERS
 from kpis.periods import local_today, period_of
 from kpis.selectors import agent_day_counters, agent_day_metrics, team_kpis, values_from
 
@@ -166,10 +166,7 @@ def _kpi_figures(
     for kpi, kind, period_start in wanted:
         p_first, p_after = period_days(tenant, kind, period_start)
         days = [d for (_, d) in counters if p_first <= d < p_after]
-        width = len(next(iter(counters.values()), []))
-        sums = [sum(counters[(agent.pk, d)][i] for d in days) for i in range(width)]
-        if not sums:
-            sums = [0] * _counter_width()
+        sums = [sum(counters[(agent.pk, d)][i] for d in days) for i in range(len(COUNTERS))]
         mine: dict[str, tuple[int, int]] = {}
         for (_, code, d), (v, c) in metrics.items():
             if p_first <= d < p_after:
@@ -179,12 +176,6 @@ def _kpi_figures(
         found = values.get(kpi)
         out[(kpi, kind, period_start)] = found.value if found else None
     return out
-
-
-def _counter_width() -> int:
-    from kpis.models import COUNTERS
-
-    return len(COUNTERS)
 
 
 # --- leaderboards ---------------------------------------------------------------------------
@@ -210,7 +201,8 @@ def board_rows(
             **label,
         }
 
-    top = [row(e, e["rank"]) for e in board["entries"]]
+    # Anonymous rows are numbered by their place in the list (ties share a rank, not a number).
+    top = [row(e, n) for n, e in enumerate(board["entries"], start=1)]
     shown = {e.get("agent") for e in board["entries"]}
     around = [row(e, e["rank"]) for e in board["around"] if e.get("agent") not in shown]
     pending = []
@@ -396,7 +388,3 @@ def ticker(*, tenant: Tenant, team_ids: set[int], anonymous: bool) -> list[dict[
             }
         )
     return items
-
-
-def agent_filter(tenant: Tenant) -> Q:
-    return Q(tenant=tenant)

@@ -27,6 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Tenant
+from gamify.wallet.selectors import wallet_balance
 from gamify.wallet.services.redemptions import redemption_request
 from gamify.widgets import access, selectors, versions
 from gamify.widgets.access import RTL, Viewer, WidgetDenied
@@ -249,8 +250,6 @@ def redeem(request: HttpRequest) -> HttpResponse:
         return _problem(status, slug, slug, lang)
     if redemption.reward_id != reward:
         return _problem(409, "idempotency-key-reused", "Idempotency-Key", lang)
-    from gamify.wallet.selectors import wallet_balance
-
     response = JsonResponse(
         {
             "id": redemption.pk,
