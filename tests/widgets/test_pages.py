@@ -317,3 +317,21 @@ def test_polling_answers_304_until_something_changes(played, tenant, django_asse
     assert moved.status_code == 200
     assert moved["ETag"] != etag
     assert re.search(r"Points today\s+32\b", text(moved))
+
+
+def test_pages_answer_in_a_bounded_number_of_queries(played, tenant, a2, count_queries):
+    """More agents, awards and rows do not add queries (no N+1)."""
+    token = token_for(played)
+    get("/widgets/agent", token)  # warm: the token, the KPI catalogue, the level table
+    few = count_queries(lambda: get("/widgets/agent", token))
+    for n in range(3, 9):
+        agent_upsert(tenant=tenant, external_id=f"a{n}", display_name=f"Agent {n}",
+                     team_external_id="t1")  # fmt: skip
+    make_rule(tenant, name="Per survey", kpi="csat", kind="per_unit", points=1)
+    ingest(tenant, [call(f"a{n}", NOW) for n in range(3, 9)] + [call("a1", NOW)])
+    get("/widgets/agent", token)
+    many = count_queries(lambda: get("/widgets/agent", token))
+    assert many <= few + 2  # one more rule's figure, nothing per agent
+    assert count_queries(lambda: get("/widgets/leaderboard", token)) <= 12
+    assert count_queries(lambda: get("/widgets/store", token)) <= 8
+    assert many <= 20
