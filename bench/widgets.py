@@ -102,7 +102,7 @@ class Page:
     async def poll(self) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         etag = f"If-None-Match: {self.etag}\r\n" if self.etag else ""
-        request = f"GET {self.path} HTTP/1.1\r\nHost: bench\r\n{etag}Connection: close\r\n\r\n"
+        request = f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{etag}Connection: close\r\n\r\n"
         writer.write(request.encode())
         raw = await reader.read()
         writer.close()
