@@ -9,7 +9,7 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", str((os.cpu_count() or 1) + 1)))
 accesslog = "-"
 # Widget pages carry their token in the query string: the access log redacts it.
-logger_class = "config.logs.GunicornLogger"
+logger_class = "core.logs.GunicornLogger"
 
 
 def child_exit(server: Any, worker: Any) -> None:

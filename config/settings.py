@@ -369,7 +369,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Widget pages carry their token in the query string: it never reaches a log line.
-    "filters": {"redact_tokens": {"()": "config.logs.RedactTokens"}},
+    "filters": {"redact_tokens": {"()": "core.logs.RedactTokens"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",

@@ -27,6 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Tenant
+from core.errors import ApplicationError
 from gamify.wallet.selectors import wallet_balance
 from gamify.wallet.services.redemptions import redemption_request
 from gamify.widgets import access, selectors, versions
@@ -242,12 +243,8 @@ def redeem(request: HttpRequest) -> HttpResponse:
             actor=f"widget:{agent.pk}",
             request_key=f"widget:{agent.pk}:{key}",
         )
-    except Exception as exc:  # the wallet's domain errors carry a status and a problem slug
-        status = getattr(exc, "status_code", None)
-        slug = getattr(exc, "slug", None)
-        if not isinstance(status, int) or not isinstance(slug, str) or status >= 500:
-            raise
-        return _problem(status, slug, slug, lang)
+    except ApplicationError as exc:  # the wallet's domain errors: a status and a problem slug
+        return _problem(exc.status_code, exc.slug, exc.slug, lang)
     if redemption.reward_id != reward:
         return _problem(409, "idempotency-key-reused", "Idempotency-Key", lang)
     response = JsonResponse(

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from gunicorn.config import Config
 
-from config.logs import GunicornLogger, redact
+from core.logs import GunicornLogger, redact
 
 TOKEN = "wgt_eyJ0Ijo1LCJhIjo3LCJlIjo5OTk5OTk5OTk5fQ:1vR:sig"
 
