@@ -335,3 +335,13 @@ def test_pages_answer_in_a_bounded_number_of_queries(played, tenant, a2, count_q
     assert count_queries(lambda: get("/widgets/leaderboard", token)) <= 12
     assert count_queries(lambda: get("/widgets/store", token)) <= 8
     assert many <= 20
+
+
+def test_a_manager_turns_anonymization_on_in_the_admin(tenant, agent, a2, admin_client):
+    response = admin_client.post(
+        "/admin/widgets/widgetsettings/add/", {"tenant": tenant.pk, "anonymize_others": "on"}
+    )
+    assert response.status_code == 302, response.content[:2000]
+    assert WidgetSettings.objects.get(tenant=tenant).anonymize_others is True
+    board = text(get("/widgets/leaderboard", token_for(agent)))
+    assert "Bo Chen" not in board
