@@ -328,8 +328,8 @@ def main() -> None:
         ingest_stop.set()
         report_polls("B", counts_b, results[-1])
         print(
-            f"  B: background ingestion managed {(ingestion.sent - sent_before) / args.seconds:,.0f}"
-            f" events/s of the {rate:,.0f} asked",
+            f"  B: background ingestion managed "
+            f"{(ingestion.sent - sent_before) / args.seconds:,.0f} events/s of the {rate:,.0f} asked",
             flush=True,
         )
         try:
