@@ -329,7 +329,8 @@ def main() -> None:
         report_polls("B", counts_b, results[-1])
         print(
             f"  B: background ingestion managed "
-            f"{(ingestion.sent - sent_before) / args.seconds:,.0f} events/s of the {rate:,.0f} asked",
+            f"{(ingestion.sent - sent_before) / args.seconds:,.0f} events/s "
+            f"of the {rate:,.0f} asked",
             flush=True,
         )
         try:
