@@ -8,6 +8,8 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # one to use the waits (measured on 2 cores: 3 workers serve ~10 % more than 4 or 5).
 workers = int(os.environ.get("WEB_CONCURRENCY", str((os.cpu_count() or 1) + 1)))
 accesslog = "-"
+# Widget pages carry their token in the query string: the access log redacts it.
+logger_class = "core.logs.GunicornLogger"
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -230,6 +230,7 @@ INSTALLED_APPS = [
     "gamify.game",
     "gamify.contests",
     "gamify.coaching",
+    "gamify.widgets",
 ]
 
 MIDDLEWARE = [
@@ -376,11 +377,21 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Widget pages carry their token in the query string: it never reaches a log line.
+    "filters": {"redact_tokens": {"()": "core.logs.RedactTokens"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.request": {"level": "ERROR"},
-        "django.server": {"level": "WARNING"},
+        # runserver's request lines: explicitly through the redacting console handler (Django's
+        # default stops them propagating, and without a handler they went out unfiltered).
+        "django.server": {"level": "WARNING", "handlers": ["console"], "propagate": False},
         # One line per task succeeded is noise at our rates; failures still log.
         "celery.app.trace": {"level": "WARNING"},
     },

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts.api import urls as accounts_urls
 from core import health, metrics
 from gamify import api_urls as gamify_urls
+from gamify.widgets import urls as widget_urls
 from kpis.api import urls as kpis_urls
 
 # One flat list: resolving walks no nested includes on every request. Django tries the routes
@@ -22,4 +23,5 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    *widget_urls.urlpatterns,
 ]

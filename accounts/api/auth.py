@@ -19,7 +19,7 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from accounts.models import ROLE_SCOPES, SCOPES, Agent, ApiKey, Membership, Tenant
+from accounts.models import ROLE_SCOPES, SCOPES, Agent, ApiKey, Membership, Team, Tenant
 
 WIDGET_TOKEN_PREFIX = "wgt_"  # noqa: S105 - a marker, not a secret
 WIDGET_SALT = "gamify.widget-token"
@@ -124,23 +124,50 @@ def api_key_principal(raw_key: str) -> Principal:
     )
 
 
-def widget_token_mint(*, agent: Agent, ttl_seconds: int) -> tuple[str, int]:
-    """A signed, read-only token for one agent's widgets; returns (token, expires at epoch)."""
+def widget_token_mint(
+    *, agent: Agent | None = None, team: Team | None = None, ttl_seconds: int
+) -> tuple[str, int]:
+    """A signed, read-only token for one agent's widgets, or for one team's wallboard.
+
+    Returns (token, expires at epoch). The payload names the tenant, then the agent (`a`) or
+    the team (`m`): a team token opens the wallboard only and no API endpoint.
+    """
+    if (agent is None) == (team is None):
+        raise ValueError("A widget token is for one agent or one team.")
     expires = int(time.time()) + ttl_seconds
-    token = signing.dumps(
-        {"t": agent.tenant_id, "a": agent.pk, "e": expires}, salt=WIDGET_SALT, compress=True
-    )
+    owner = agent if agent is not None else team
+    assert owner is not None
+    payload = {"t": owner.tenant_id, "e": expires}
+    payload["a" if agent is not None else "m"] = owner.pk
+    token = signing.dumps(payload, salt=WIDGET_SALT, compress=True)
     return WIDGET_TOKEN_PREFIX + token, expires
+
+
+def widget_token_payload(token: str) -> dict[str, Any]:
+    """The signed payload of a widget token, expired or not; BadSignature when tampered."""
+    data = signing.loads(token.removeprefix(WIDGET_TOKEN_PREFIX), salt=WIDGET_SALT)
+    if not isinstance(data, dict) or not isinstance(data.get("t"), int):
+        raise signing.BadSignature("Not a widget token.")
+    return data
 
 
 def widget_token_principal(token: str) -> Principal:
     try:
-        data = signing.loads(token.removeprefix(WIDGET_TOKEN_PREFIX), salt=WIDGET_SALT)
+        data = widget_token_payload(token)
     except signing.BadSignature as exc:
         raise exceptions.AuthenticationFailed("Invalid widget token.") from exc
-    if not isinstance(data, dict) or data.get("e", 0) < time.time():
+    if data.get("e", 0) < time.time():
         raise exceptions.AuthenticationFailed("The widget token has expired.")
     agent_id, tenant_id = data.get("a"), data.get("t")
+    if isinstance(data.get("m"), int):
+        # A team's wallboard token: a credential without any API scope (every endpoint is a
+        # 403), so it can never read an agent's profile or wallet.
+        tenant = Tenant.objects.filter(pk=int(data["t"])).first()
+        if tenant is None:
+            raise exceptions.AuthenticationFailed("Invalid widget token.")
+        return Principal(
+            tenant=tenant, scopes=frozenset({"wallboard"}), credential=f"team:{data['m']}"
+        )
     if not isinstance(agent_id, int) or not isinstance(tenant_id, int):
         raise exceptions.AuthenticationFailed("Invalid widget token.")
     agent = (

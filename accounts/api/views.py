@@ -189,10 +189,24 @@ class AgentDetailApi(ExternalIdMixin, TenantAPIView):
 
 
 class WidgetTokenInput(StrictSerializer):
-    agent = StrictCharField(max_length=128)
+    agent = StrictCharField(
+        max_length=128, required=False, help_text="An agent's external id: its widgets"
+    )
+    team = StrictCharField(
+        max_length=128,
+        required=False,
+        help_text="A team's external id: its wallboard (no agent's wallet, no API endpoint)",
+    )
     ttl_seconds = StrictIntegerField(
         min_value=60, max_value=settings.WIDGET_TOKEN_MAX_TTL_SECONDS, default=3600
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("agent" in attrs) == ("team" in attrs):
+            raise serializers.ValidationError(
+                {"agent": ["Give exactly one of agent (its widgets) or team (its wallboard)."]}
+            )
+        return attrs
 
 
 class WidgetTokenCreateApi(TenantAPIView):
@@ -208,17 +222,23 @@ class WidgetTokenCreateApi(TenantAPIView):
             ),
             **problems(400, 404),
         },
-        description="Mint a short-lived, read-only token that shows one agent's widgets.",
+        description=(
+            "Mint a short-lived, read-only token: `agent` for one agent's widgets (card, "
+            "leaderboard, store), or `team` for the team's wallboard."
+        ),
     )
     def post(self, request: Request) -> Response:
         data = WidgetTokenInput(data=request_data(request))
         data.is_valid(raise_exception=True)
-        agent = self.get_agent(data.validated_data["agent"])
-        if not agent.active:
-            raise InvalidInputError({"agent": "The agent is inactive."})
-        token, expires = widget_token_mint(
-            agent=agent, ttl_seconds=data.validated_data["ttl_seconds"]
-        )
+        ttl = data.validated_data["ttl_seconds"]
+        if "team" in data.validated_data:
+            team = self.get_team(data.validated_data["team"])
+            token, expires = widget_token_mint(team=team, ttl_seconds=ttl)
+        else:
+            agent = self.get_agent(data.validated_data["agent"])
+            if not agent.active:
+                raise InvalidInputError({"agent": "The agent is inactive."})
+            token, expires = widget_token_mint(agent=agent, ttl_seconds=ttl)
         return Response(
             {"token": token, "expires_at": datetime.fromtimestamp(expires, tz=UTC).isoformat()},
             status=status.HTTP_201_CREATED,

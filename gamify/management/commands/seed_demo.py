@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from accounts.models import SCOPES, ApiKey, Membership, Tenant
+from accounts.api.auth import widget_token_mint
+from accounts.models import SCOPES, Agent, ApiKey, Membership, Team, Tenant
 from accounts.services import agent_upsert, api_key_create, team_upsert, tenant_create
 from gamify.coaching.demo import seed_coaching
 from gamify.contests.demo import seed_contests
@@ -145,5 +146,36 @@ class Command(BaseCommand):
             f"  API key:  {raw_key}",
             f'  Try:      curl -H "Authorization: Bearer {raw_key}" {base}/api/v1/agents',
             "",
+            *self.widget_lines(tenant, base),
         ]
         self.stdout.write("\n".join(lines))
+
+    def widget_lines(self, tenant: Tenant, base: str) -> list[str]:
+        """A working URL per widget page, for a seeded agent and team (tokens valid 24 h)."""
+        agent = Agent.objects.for_tenant(tenant).filter(external_id=DEMO_AGENT).first()
+        team = Team.objects.for_tenant(tenant).filter(external_id=DEMO_TEAM).first()
+        if agent is None or team is None:
+            return []
+        self.widget_urls = widget_urls(base, agent, team)
+        return [
+            f"Widgets for {agent.display_name} ({agent.external_id}) and team {team.name}, "
+            "valid 24 h (run `make run` again for fresh ones):",
+            *(f"  {name + ':':<13} {url}" for name, url in self.widget_urls.items()),
+            "",
+        ]
+
+
+DEMO_AGENT, DEMO_TEAM = "agent-001", "support-t1"
+
+
+def widget_urls(base: str, agent: Agent, team: Team) -> dict[str, str]:
+    day = 86400
+    agent_token, _ = widget_token_mint(agent=agent, ttl_seconds=day)
+    team_token, _ = widget_token_mint(team=team, ttl_seconds=day)
+    return {
+        "Agent card": f"{base}/widgets/agent?token={agent_token}",
+        "(Persian)": f"{base}/widgets/agent?token={agent_token}&lang=fa",
+        "Leaderboard": f"{base}/widgets/leaderboard?token={agent_token}&metric=points&period=week",
+        "Store": f"{base}/widgets/store?token={agent_token}",
+        "Wallboard": f"{base}/widgets/wallboard?token={team_token}",
+    }

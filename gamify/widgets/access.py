@@ -1,0 +1,122 @@
+"""Who a widget page is for: the token in `?token=` resolved to an agent or a team.
+
+Pages are plain Django views (HTML, not the JSON API), so they resolve the token here and
+turn every failure into a small 401 page in the agent's language, never a stack trace.
+A resolved token is remembered in this process for `LOCAL_SECONDS`, so a page polling for
+changes costs no query to authenticate; a deactivated agent is refused within that time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.core import signing
+from django.http import HttpRequest
+from django.utils.translation import get_supported_language_variant
+
+from accounts.api.auth import widget_token_payload
+from accounts.models import Agent, Team, Tenant
+
+LANGUAGES = ("en", "zh-hans", "zh-hant", "fa")
+RTL = frozenset({"fa"})
+LOCAL_SECONDS = 5.0
+_resolved: dict[str, tuple[float, Viewer]] = {}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    tenant: Tenant
+    agent: Agent | None = None  # an agent's token: its card, leaderboard and store
+    team: Team | None = None  # a team's token: its wallboard
+
+    @property
+    def key(self) -> str:
+        return f"a{self.agent.pk}" if self.agent else f"m{self.team.pk if self.team else 0}"
+
+
+class WidgetDenied(Exception):
+    """The token does not open this page; `lang` is the agent's language when known."""
+
+    def __init__(self, reason: str, lang: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason  # missing | invalid | expired | inactive | wrong-kind
+        self.lang = lang
+
+
+def language(code: str | None) -> str | None:
+    """Our language for a locale code (`zh-Hant`, `fa-IR`, `zh_TW` …), or None."""
+    if not code:
+        return None
+    code = code.strip().replace("_", "-").lower()
+    aliases = {"zh-cn": "zh-hans", "zh-sg": "zh-hans", "zh-tw": "zh-hant", "zh-hk": "zh-hant"}
+    code = aliases.get(code, code)
+    if code in LANGUAGES:
+        return code
+    try:
+        variant = get_supported_language_variant(code)
+    except LookupError:
+        return None
+    return variant if variant in LANGUAGES else None
+
+
+def request_language(request: HttpRequest, agent: Agent | None) -> str:
+    """`?lang=` first, then the agent's locale, then the browser's, then English."""
+    chosen = language(request.GET.get("lang"))
+    if chosen:
+        return chosen
+    if agent is not None and (own := language(agent.locale)):
+        return own
+    for part in request.META.get("HTTP_ACCEPT_LANGUAGE", "").split(","):
+        if found := language(part.split(";")[0]):
+            return found
+    return "en"
+
+
+def resolve(token: str | None) -> Viewer:
+    """The viewer a token stands for; WidgetDenied says why not."""
+    if not token:
+        raise WidgetDenied("missing")
+    now = time.monotonic()
+    cached = _resolved.get(token)
+    if cached is not None and now - cached[0] < LOCAL_SECONDS:
+        return cached[1]
+    viewer = _resolve(token)
+    if len(_resolved) > 20_000:
+        _resolved.clear()
+    _resolved[token] = (now, viewer)
+    return viewer
+
+
+def _resolve(token: str) -> Viewer:
+    try:
+        data = widget_token_payload(token)
+    except signing.BadSignature as exc:
+        raise WidgetDenied("invalid") from exc
+    tenant_id = data["t"]
+    agent_id, team_id = data.get("a"), data.get("m")
+    agent = None
+    if isinstance(agent_id, int):
+        # The tenant in the token must be the agent's: a token for another tenant's agent id
+        # is refused like a deactivated agent, saying nothing of who that id is.
+        agent = (
+            Agent.objects.select_related("tenant", "team")
+            .filter(pk=agent_id, tenant_id=tenant_id)
+            .first()
+        )
+    lang = language(agent.locale) if agent else None
+    if not isinstance(data.get("e"), int) or data["e"] < time.time():
+        raise WidgetDenied("expired", lang)
+    if isinstance(team_id, int):
+        team = Team.objects.select_related("tenant").filter(pk=team_id, tenant_id=tenant_id).first()
+        if team is None:
+            raise WidgetDenied("inactive")
+        return Viewer(tenant=team.tenant, team=team)
+    if agent is None or not agent.active:
+        raise WidgetDenied("inactive", lang)
+    return Viewer(tenant=agent.tenant, agent=agent)
+
+
+def forget() -> None:
+    """Drop this process's remembered tokens (tests that deactivate an agent)."""
+    _resolved.clear()

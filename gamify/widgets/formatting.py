@@ -1,0 +1,57 @@
+"""Numbers, times and durations as each widget language writes them.
+
+Django localizes separators but never digits; Persian pages want Persian digits (۱۲۳) and
+the Persian separators (٬ thousands, ٫ decimals). The browser side does the same with Intl.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.utils import formats, translation
+
+PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+SEPARATORS = {"fa": ("٬", "٫")}
+
+
+def digits(text: str, lang: str) -> str:
+    return text.translate(PERSIAN) if lang == "fa" else text
+
+
+def number(value: int | float | Decimal | None, lang: str, places: int | None = None) -> str:
+    if value is None:
+        return "–"
+    if places is None:
+        places = 0 if float(value) == int(value) else 1
+    text = f"{float(value):,.{places}f}"
+    thousands, decimal = SEPARATORS.get(lang, (",", "."))
+    text = text.replace(",", "\0").replace(".", decimal).replace("\0", thousands)
+    if text.startswith("-"):
+        text = "−" + text[1:]
+    return digits(text, lang)
+
+
+def signed(value: int | float | None, lang: str) -> str:
+    if value is None:
+        return "–"
+    shown = number(abs(value), lang)
+    return ("+" if value >= 0 else "−") + shown
+
+
+def when(value: datetime | None, tz: ZoneInfo, lang: str, *, with_date: bool = True) -> str:
+    """A moment in the tenant's zone, in the language's own date format."""
+    if value is None:
+        return ""
+    local = value.astimezone(tz)
+    with translation.override(lang):
+        text = formats.date_format(local, "SHORT_DATETIME_FORMAT" if with_date else "TIME_FORMAT")
+    return digits(text, lang)
+
+
+def day(value: date | None, lang: str) -> str:
+    if value is None:
+        return ""
+    with translation.override(lang):
+        return digits(formats.date_format(value, "SHORT_DATE_FORMAT"), lang)

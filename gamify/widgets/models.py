@@ -1,0 +1,35 @@
+"""A tenant's widget settings (the framing origins stay on Tenant.widget_origins)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from accounts.models import Tenant
+
+
+class WidgetSettings(models.Model):
+    """Per tenant; a tenant without a row has the defaults (names shown)."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True)
+    anonymize_others = models.BooleanField(
+        default=False,
+        help_text=(
+            "Show other agents as 'Agent #4' in widgets and on wallboards: no name, no "
+            "external id. An agent always sees their own name."
+        ),
+    )
+
+    class Meta:
+        verbose_name = "widget settings"
+        verbose_name_plural = "widget settings"
+
+    def __str__(self) -> str:
+        return f"Widget settings of {self.tenant}"
+
+
+def anonymize_others(tenant: Tenant) -> bool:
+    return bool(
+        WidgetSettings.objects.filter(tenant=tenant)
+        .values_list("anonymize_others", flat=True)
+        .first()
+    )

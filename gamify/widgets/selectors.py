@@ -1,0 +1,390 @@
+"""What each widget page shows, read through the game's own selectors and services.
+
+Pages call one function each and render its plain dict; nothing here writes. Other agents
+are named only through `Names`, so the tenant's anonymization applies everywhere at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from accounts.models import Agent, Team, Tenant
+from accounts.selectors import team_descendants
+from gamify.activity.selectors import activity_list
+from gamify.contests.models import Contest
+from gamify.contests.selectors import standings_body
+from gamify.game.models import PointAdjustment, PointAward, PointRule
+from gamify.game.selectors import period_days
+from gamify.leaderboards.service import leaderboard
+from gamify.profile import agent_profile
+from gamify.wallet.selectors import redemption_list, reward_list, wallet_balance
+from gamify.widgets.models import anonymize_others
+from kpis.catalogue import kpi_catalogue
+from kpis.formulas import COUNTERS
+from kpis.periods import local_today, period_of
+from kpis.selectors import agent_day_counters, agent_day_metrics, team_kpis, values_from
+
+BOARD_METRICS = ("points",)
+BOARD_PERIODS = ("day", "week", "month")
+TOP = 10
+TICKER = 12
+CELEBRATED = ("badge.awarded", "level.up", "contest.won")
+
+
+@dataclass
+class Names:
+    """How rows of other agents are labelled: their name, or 'Agent #n' when anonymized."""
+
+    anonymous: bool
+    me: int | None = None
+    numbers: dict[str, int] = field(default_factory=dict)
+
+    def row(self, external_id: str, name: str, *, number: int, my_external_id: str | None) -> dict:
+        mine = my_external_id is not None and external_id == my_external_id
+        if mine or not self.anonymous:
+            return {"name": name, "me": mine, "anonymous": False, "number": None}
+        return {"name": None, "me": False, "anonymous": True, "number": number}
+
+
+# --- the agent card -------------------------------------------------------------------------
+def agent_card(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
+    data = agent_profile(tenant=tenant, agent=agent)
+    level = data["level"]
+    lifetime = data["points"]["lifetime"]
+    progress = 100
+    if level["next_min_points"] is not None:
+        span = max(1, level["next_min_points"] - level["min_points"])
+        progress = max(0, min(100, math.floor(100 * (lifetime - level["min_points"]) / span)))
+    ends = dict(
+        Contest.objects.for_tenant(tenant)
+        .filter(pk__in=[c["id"] for c in data["contests"]])
+        .values_list("pk", "ends_at")
+    )
+    contests = [{**c, "ends_at": ends.get(c["id"])} for c in data["contests"]]
+    return {
+        **data,
+        "avatar_url": agent.avatar_url,
+        "level": {**level, "progress": progress},
+        "badges": data["badges"][:6],
+        "badge_count": len(data["badges"]),
+        "contests": contests,
+        "why": points_statement(tenant=tenant, agent=agent),
+        "wins": _wins(tenant, agent),
+    }
+
+
+def _wins(tenant: Tenant, agent: Agent) -> int:
+    return activity_list(tenant=tenant, agent_id=agent.pk, types=["contest.won"]).count()
+
+
+def points_statement(*, tenant: Tenant, agent: Agent) -> dict[str, list[dict[str, Any]]]:
+    """Today's and this week's points, line by line: awards rule by rule with the KPI figure
+    that earned them, manual adjustments with their reason, late-event corrections.
+
+    The lines of each section add up to the card's "today" and "this week" totals: awards
+    and adjustments are exactly the rows the day totals are summed from.
+    """
+    today = local_today(tenant)
+    week_first, week_after = period_days(tenant, "week")
+    awards = list(
+        PointAward.objects.for_tenant(tenant)
+        .filter(agent=agent, day__gte=week_first, day__lt=week_after)
+        .exclude(points=0)
+        .select_related("rule")
+        .order_by("-day", "rule__name")
+    )
+    adjustments = list(
+        PointAdjustment.objects.for_tenant(tenant)
+        .filter(agent=agent, day__gte=week_first, day__lt=week_after)
+        .order_by("-created_at")
+    )
+    week_start_at = timezone.make_aware(
+        datetime.combine(week_first, datetime.min.time()), tenant.tz
+    )
+    corrections = list(
+        activity_list(tenant=tenant, agent_id=agent.pk, types=["points.late_adjustment"])
+        .filter(occurred_at__gte=week_start_at)
+        .order_by("-occurred_at")[:20]
+    )
+    figures = _kpi_figures(tenant, agent, awards, week_first, week_after)
+    catalogue = kpi_catalogue(tenant)
+    today_lines: list[dict[str, Any]] = []
+    week_lines: list[dict[str, Any]] = []
+    for award in awards:
+        rule: PointRule = award.rule
+        value = figures.get((rule.kpi, rule.period, award.period_start))
+        line = {
+            "kind": "award",
+            "label": rule.name,
+            "kpi": catalogue[rule.kpi].name if rule.kpi in catalogue else rule.kpi,
+            "value": value,
+            "points": award.points,
+            "day": award.day,
+        }
+        (today_lines if award.day == today else week_lines).append(line)
+    for adjustment in adjustments:
+        line = {
+            "kind": "adjustment",
+            "label": adjustment.reason,
+            "points": adjustment.points,
+            "day": adjustment.day,
+        }
+        (today_lines if adjustment.day == today else week_lines).append(line)
+    for activity in corrections:
+        d = activity.data
+        line = {
+            "kind": "correction",
+            "label": d.get("rule_name", ""),
+            "was": d.get("frozen_points"),
+            "now": d.get("recomputed_points"),
+            "points": int(d.get("recomputed_points", 0)) - int(d.get("frozen_points", 0)),
+            "day": date.fromisoformat(d["period_start"]) if d.get("period_start") else None,
+        }
+        week_lines.append(line)
+    return {"today": today_lines, "week": week_lines}
+
+
+def _kpi_figures(
+    tenant: Tenant, agent: Agent, awards: Iterable[PointAward], first: date, after: date
+) -> dict[tuple[str, str, date], float | None]:
+    """{(kpi, rule period, period start): the agent's KPI value over it}, in two queries."""
+    wanted = {(a.rule.kpi, a.rule.period, a.period_start) for a in awards}
+    if not wanted:
+        return {}
+    start = min([first, *(s for _, _, s in wanted)])
+    counters = agent_day_counters(tenant=tenant, agent_ids={agent.pk}, start=start, end=after)
+    metrics = agent_day_metrics(tenant=tenant, agent_ids={agent.pk}, start=start, end=after)
+    catalogue = kpi_catalogue(tenant)
+    out: dict[tuple[str, str, date], float | None] = {}
+    for kpi, kind, period_start in wanted:
+        p_first, p_after = period_days(tenant, kind, period_start)
+        days = [d for (_, d) in counters if p_first <= d < p_after]
+        sums = [sum(counters[(agent.pk, d)][i] for d in days) for i in range(len(COUNTERS))]
+        mine: dict[str, tuple[int, int]] = {}
+        for (_, code, d), (v, c) in metrics.items():
+            if p_first <= d < p_after:
+                pv, pc = mine.get(code, (0, 0))
+                mine[code] = (pv + v, pc + c)
+        values = values_from(catalogue, sums, mine, subject="agent")
+        found = values.get(kpi)
+        out[(kpi, kind, period_start)] = found.value if found else None
+    return out
+
+
+# --- leaderboards ---------------------------------------------------------------------------
+def board_rows(
+    *,
+    tenant: Tenant,
+    board: dict[str, Any],
+    me: str | None,
+    anonymous: bool,
+    min_volume: Decimal | None = None,
+) -> dict[str, Any]:
+    names = Names(anonymous=anonymous)
+
+    def row(entry: dict[str, Any], number: int) -> dict[str, Any]:
+        who = entry.get("agent") or entry.get("team") or ""
+        label = names.row(who, entry["display_name"], number=number, my_external_id=me)
+        if "team" in entry:  # teams are never anonymized
+            label = {"name": entry["display_name"], "me": False, "anonymous": False, "number": None}
+        return {
+            "rank": entry.get("rank"),
+            "value": entry["value"],
+            "volume": entry["volume"],
+            **label,
+        }
+
+    # Anonymous rows are numbered by their place in the list (ties share a rank, not a number).
+    top = [row(e, n) for n, e in enumerate(board["entries"], start=1)]
+    shown = {e.get("agent") for e in board["entries"]}
+    around = [row(e, e["rank"]) for e in board["around"] if e.get("agent") not in shown]
+    pending = []
+    for n, e in enumerate(board["not_qualified"], start=1):
+        item = row(e, len(board["entries"]) + n)
+        more = None
+        if min_volume is not None:
+            more = max(1, math.ceil(min_volume - Decimal(str(e["volume"]))))
+        pending.append({**item, "more": more})
+    return {"top": top, "around": around, "pending": pending}
+
+
+def agent_leaderboard(
+    *, tenant: Tenant, agent: Agent, metric: str, period: str, scope: str
+) -> dict[str, Any]:
+    board = leaderboard(
+        tenant=tenant,
+        metric=metric,
+        period=period_of(period, local_today(tenant), tenant),
+        scope=scope,
+        limit=TOP,
+        around=agent.external_id,
+    )
+    minimum = None
+    if metric != "points":
+        kpi = kpi_catalogue(tenant).get(metric)
+        minimum = kpi.min_volume if kpi else None
+    rows = board_rows(
+        tenant=tenant,
+        board=board,
+        me=agent.external_id,
+        anonymous=anonymize_others(tenant),
+        min_volume=minimum,
+    )
+    return {"metric": metric, "period": period, "scope": scope, **rows}
+
+
+def metric_choices(tenant: Tenant) -> list[tuple[str, str]]:
+    catalogue = kpi_catalogue(tenant)
+    return [("points", "")] + [
+        (code, kpi.name)
+        for code, kpi in catalogue.items()
+        if kpi.formula is None or "agent" in kpi.formula.scopes
+    ]
+
+
+# --- the store ------------------------------------------------------------------------------
+def store(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
+    balance = wallet_balance(tenant=tenant, agent_id=agent.pk)
+    rewards = list(reward_list(tenant=tenant, active=True).order_by("cost", "name"))
+    requests = list(redemption_list(tenant=tenant, agent_id=agent.pk).order_by("-id")[:20])
+    return {
+        "balance": balance,
+        "rewards": [
+            {
+                "id": r.pk,
+                "name": r.name,
+                "description": r.description,
+                "cost": r.cost,
+                "stock": r.stock,
+                "affordable": r.cost <= balance and (r.stock is None or r.stock > 0),
+            }
+            for r in rewards
+        ],
+        "requests": [
+            {
+                "id": r.pk,
+                "reward": r.reward.name,
+                "quantity": r.quantity,
+                "cost": r.total_cost,
+                "status": r.status,
+                "at": r.created_at,
+            }
+            for r in requests
+        ],
+    }
+
+
+# --- the wallboard --------------------------------------------------------------------------
+def wallboard(*, tenant: Tenant, team: Team) -> dict[str, Any]:
+    today = local_today(tenant)
+    day = period_of("day", today, tenant)
+    anonymous = anonymize_others(tenant)
+    board = leaderboard(
+        tenant=tenant, metric="points", period=day, scope=f"team:{team.external_id}", limit=TOP
+    )
+    rows = board_rows(tenant=tenant, board=board, me=None, anonymous=anonymous)
+    subtree = team_descendants(tenant=tenant, team_id=team.pk)
+    contests = []
+    for contest in (
+        Contest.objects.for_tenant(tenant)
+        .filter(status=Contest.Status.RUNNING)
+        .select_related("tenant")
+        .order_by("ends_at")
+    ):
+        teams = set(contest.participants.get("teams") or [])
+        if teams and not teams & set(
+            Team.objects.for_tenant(tenant)
+            .filter(pk__in=subtree)
+            .values_list("external_id", flat=True)
+        ):
+            continue
+        body = standings_body(contest, limit=3)
+        leaders = board_rows(
+            tenant=tenant,
+            board={"entries": body["entries"], "around": [], "not_qualified": []},
+            me=None,
+            anonymous=anonymous,
+        )["top"]
+        contests.append(
+            {
+                "name": contest.name,
+                "ends_at": contest.ends_at,
+                "leaders": leaders,
+                "metric": contest.metric,
+            }
+        )
+    return {
+        "team": team.name,
+        "top": rows["top"],
+        "contests": contests[:4],
+        "kpis": team_targets(tenant=tenant, team=team, period=day),
+        "ticker": ticker(tenant=tenant, team_ids=subtree, anonymous=anonymous),
+    }
+
+
+def team_targets(*, tenant: Tenant, team: Team, period: Any) -> list[dict[str, Any]]:
+    """Today's team KPIs against the targets the tenant's daily target rules set."""
+    rules = list(
+        PointRule.objects.for_tenant(tenant)
+        .filter(active=True, deleted=False, kind=PointRule.Kind.TARGET, period="day")
+        .order_by("kpi", "id")
+    )
+    if not rules:
+        return []
+    values = team_kpis(tenant=tenant, team=team, period=period)
+    catalogue = kpi_catalogue(tenant)
+    out, seen = [], set()
+    for rule in rules:
+        if rule.kpi in seen or rule.kpi not in catalogue or rule.threshold is None:
+            continue
+        seen.add(rule.kpi)
+        kpi = catalogue[rule.kpi]
+        op = rule.op or (">=" if kpi.higher_is_better else "<=")
+        found = values.get(rule.kpi)
+        value = found.value if found else None
+        target = float(rule.threshold)
+        met = value is not None and (value >= target if op == ">=" else value <= target)
+        out.append(
+            {
+                "name": kpi.name,
+                "unit": kpi.unit,
+                "value": value,
+                "target": target,
+                "op": op,
+                "met": met,
+            }
+        )
+    return out[:6]
+
+
+def ticker(*, tenant: Tenant, team_ids: set[int], anonymous: bool) -> list[dict[str, Any]]:
+    since = timezone.now() - timedelta(days=7)
+    feed = (
+        activity_list(tenant=tenant, team_ids=team_ids, types=CELEBRATED)
+        .filter(occurred_at__gte=since)
+        .order_by("-occurred_at", "-id")[:TICKER]
+    )
+    items = []
+    for n, item in enumerate(feed, start=1):
+        who = item.agent.display_name if item.agent else ""
+        items.append(
+            {
+                "type": item.type,
+                "name": None if anonymous else who,
+                "number": n,
+                "what": item.data.get("badge_name")
+                or item.data.get("name")
+                or item.data.get("contest_name")
+                or item.data.get("level_name")
+                or "",
+                "at": item.occurred_at,
+            }
+        )
+    return items
