@@ -7,6 +7,7 @@ from gamify.contests import api as contests
 from gamify.game.api import urls as game_urls
 from gamify.leaderboards.api import LeaderboardApi
 from gamify.wallet.api import urls as wallet_urls
+from gamify.webhooks import api as webhooks_api
 
 urlpatterns = [
     path("activity", ActivityListApi.as_view(), name="activity-list"),
@@ -25,4 +26,5 @@ urlpatterns = [
         name="contest-standings",
     ),
     *wallet_urls.urlpatterns,
+    *webhooks_api.urlpatterns,
 ]
