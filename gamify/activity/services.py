@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from accounts.models import Tenant
@@ -54,7 +54,9 @@ def activities_record(*, tenant: Tenant | int, items: Iterable[NewActivity]) -> 
     if not rows:
         return 0
     with transaction.atomic():
-        inserted = [row for i in range(0, len(rows), _CHUNK) for row in _insert(rows[i : i + _CHUNK])]
+        inserted = [
+            row for i in range(0, len(rows), _CHUNK) for row in _insert(rows[i : i + _CHUNK])
+        ]
         if inserted:
             activities_recorded.send(sender=Activity, tenant_id=tenant_id, activities=inserted)
     return len(inserted)
@@ -64,13 +66,17 @@ def _insert(rows: list[Activity]) -> list[Activity]:
     """INSERT … ON CONFLICT DO NOTHING RETURNING: the rows that went in, with their ids
     (`bulk_create(ignore_conflicts=True)` cannot tell them from the skipped ones)."""
     opts = Activity._meta
-    fields = [opts.get_field(name) for name in _COLUMNS]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)  # type: ignore[union-attr]
+    fields: list[models.Field[Any, Any]] = []
+    for name in _COLUMNS:
+        field = opts.get_field(name)
+        assert isinstance(field, models.Field), name  # a column, not a reverse relation
+        fields.append(field)
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     params: list[Any] = []
     for row in rows:
         for f in fields:
-            params.append(f.get_db_prep_save(getattr(row, f.attname), connection))  # type: ignore[union-attr]
+            params.append(f.get_db_prep_save(getattr(row, f.attname), connection))
     sql = (
         f"INSERT INTO {connection.ops.quote_name(opts.db_table)} ({columns}) "  # noqa: S608
         f"VALUES {', '.join([placeholders] * len(rows))} "

@@ -87,9 +87,7 @@ class EndpointAdmin(TenantScopedAdmin):
             description=data.get("description", ""),
         )
         obj.pk = result.endpoint.pk
-        messages.warning(
-            request, f"Signing secret (shown once, copy it now): {result.secret}"
-        )
+        messages.warning(request, f"Signing secret (shown once, copy it now): {result.secret}")
 
     @admin.action(description="Rotate the signing secret (the old one stays valid 24 h)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
@@ -109,7 +107,7 @@ class EndpointAdmin(TenantScopedAdmin):
 class AttemptInline(admin.TabularInline[Attempt, Delivery]):
     model = Attempt
     extra = 0
-    fields = ["started_at", "duration_ms", "status_code", "response_excerpt", "error"]
+    fields = ("started_at", "duration_ms", "status_code", "response_excerpt", "error")
     readonly_fields = fields
     can_delete = False
 
@@ -129,7 +127,7 @@ class DeliveryAdmin(TenantScopedAdmin):
     date_hierarchy = "created_at"
     inlines = [AttemptInline]
     actions = ["redeliver"]
-    readonly_fields = [
+    readonly_fields = (
         "uuid",
         "tenant",
         "endpoint",
@@ -143,7 +141,7 @@ class DeliveryAdmin(TenantScopedAdmin):
         "first_attempt_at",
         "delivered_at",
         "created_at",
-    ]
+    )
     fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:

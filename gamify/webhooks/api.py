@@ -25,7 +25,7 @@ from accounts.api.problems import NotFoundProblem, ValidationProblem
 from gamify.webhooks import selectors, services
 from gamify.webhooks.models import Attempt, Delivery, Endpoint
 
-MANAGE = {method: "manage" for method in ("GET", "HEAD", "OPTIONS", "POST", "PATCH", "DELETE")}
+MANAGE = dict.fromkeys(("GET", "HEAD", "OPTIONS", "POST", "PATCH", "DELETE"), "manage")
 
 
 class EventsField(serializers.ListField):
@@ -61,7 +61,8 @@ class EndpointOutput(serializers.Serializer[Endpoint]):
     description = serializers.CharField()
     secret_prefix = serializers.CharField(help_text="The secret's first characters, to tell it")
     previous_secret_expires_at = serializers.DateTimeField(
-        allow_null=True, help_text="Until then deliveries are signed with the rotated-out secret too"
+        allow_null=True,
+        help_text="Until then deliveries are signed with the rotated-out secret too",
     )
     failing_since = serializers.DateTimeField(allow_null=True)
     disabled_at = serializers.DateTimeField(allow_null=True)
@@ -142,7 +143,9 @@ class WebhookListApi(WebhookView):
 
 
 class WebhookDetailApi(WebhookView):
-    @extend_schema(operation_id="webhooks_retrieve", responses={200: EndpointOutput, **problems(404)})
+    @extend_schema(
+        operation_id="webhooks_retrieve", responses={200: EndpointOutput, **problems(404)}
+    )
     def get(self, request: Request, endpoint_id: int) -> Response:
         return Response(EndpointOutput(self.endpoint(endpoint_id)).data)
 

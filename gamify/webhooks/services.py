@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -68,12 +69,10 @@ def clean_url(url: Any) -> str:
 
 def clean_events(events: Any) -> list[str]:
     if not isinstance(events, list | tuple) or not events:
-        raise ValidationProblem({"events": f"Give a list of event types, or [\"{ALL_EVENTS}\"]."})
+        raise ValidationProblem({"events": f'Give a list of event types, or ["{ALL_EVENTS}"].'})
     unknown = [e for e in events if not isinstance(e, str) or e not in EVENT_CHOICES]
     if unknown:
-        raise ValidationProblem(
-            {"events": f"Unknown event types: {', '.join(map(str, unknown))}."}
-        )
+        raise ValidationProblem({"events": f"Unknown event types: {', '.join(map(str, unknown))}."})
     return sorted(set(events))
 
 
@@ -181,8 +180,7 @@ def deliveries_create_for(*, tenant_id: int, activities: Sequence[Activity]) -> 
     teams = dict(Team.objects.filter(pk__in=team_ids).values_list("id", "external_id"))
     slug = Tenant.objects.filter(pk=tenant_id).values_list("slug", flat=True).get()
     payloads = {
-        a.pk: activity_payload(a, tenant_slug=slug, agents=agents, teams=teams)
-        for a in activities
+        a.pk: activity_payload(a, tenant_slug=slug, agents=agents, teams=teams) for a in activities
     }
     now = timezone.now()
     created = Delivery.objects.bulk_create(
@@ -280,9 +278,7 @@ def _claim(delivery_id: int, now: datetime) -> tuple[Delivery | None, str]:
         if endpoint is None:
             return None, "gone"
         delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
-        due = (
-            delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at <= now
-        ) or (
+        due = (delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at <= now) or (
             delivery.status == Delivery.Status.SENDING
             and delivery.locked_until is not None
             and delivery.locked_until <= now
@@ -398,7 +394,7 @@ def _hand_on_slot(endpoint_id: int) -> None:
     """A worker that finishes with an endpoint sends its next due delivery, so a backlog held
     back by the concurrency bound drains at once rather than at the sweeper's pace. (In-process
     tasks send every delivery when it is written: nothing is held back there.)"""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if current_app.conf.task_always_eager:
         return
     waiting = list(
         Delivery.objects.filter(

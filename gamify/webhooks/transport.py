@@ -67,9 +67,7 @@ def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> A
             maxsize=1,
         )
     else:
-        pool = urllib3.HTTPConnectionPool(
-            address, port, timeout=limits, retries=False, maxsize=1
-        )
+        pool = urllib3.HTTPConnectionPool(address, port, timeout=limits, retries=False, maxsize=1)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         response = pool.urlopen(

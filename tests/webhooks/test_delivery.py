@@ -33,7 +33,8 @@ def test_a_delivery_is_signed_as_the_readme_verifies_it(api, agent, commit, rece
     assert not verify("whsec_someone-else", got.headers, got.body)
     body = json.loads(got.body)
     assert body["type"] == "wallet.granted"
-    assert body["agent"] == "a1" and body["tenant"] == "acme"
+    assert body["agent"] == "a1"
+    assert body["tenant"] == "acme"
     assert body["data"]["amount"] == 25
     assert got.headers["X-Gamify-Event"] == "wallet.granted"
     delivery = Delivery.objects.get(endpoint_id=hook["id"])
@@ -41,7 +42,8 @@ def test_a_delivery_is_signed_as_the_readme_verifies_it(api, agent, commit, rece
     assert delivery.status == "succeeded"
     # The same activity as the feed shows it.
     activity = api.get("/api/v1/activity?types=wallet.granted").json()["results"][0]
-    assert body["id"] == activity["id"] and body["occurred_at"] is not None
+    assert body["id"] == activity["id"]
+    assert body["occurred_at"] is not None
 
 
 def test_the_readme_receiver_rejects_a_delivery_older_than_five_minutes(
@@ -100,7 +102,8 @@ def test_an_endpoint_failing_for_24_hours_is_disabled_with_an_activity(api, agen
         [told] = watcher.received
         assert json.loads(told.body)["data"]["webhook"] == hook["id"]
         shown = api.get(f"/api/v1/webhooks/{hook['id']}").json()
-        assert shown["active"] is False and shown["disabled_at"] is not None
+        assert shown["active"] is False
+        assert shown["disabled_at"] is not None
         # Nothing more is sent to a disabled endpoint.
         count = len(failing.received)
         grant(api, commit)
@@ -130,10 +133,17 @@ def test_a_delivery_whose_task_was_lost_is_sent_by_the_sweeper(api, agent, recei
 
 def test_deliveries_are_written_with_their_activity_or_not_at_all(tenant, agent, api, receiver):
     hook = subscribe(api, receiver.url)
-    with pytest.raises(RuntimeError), transaction.atomic():
-        activity_record(tenant=tenant, type="level.up", key="k1", agent_id=agent.pk)
-        assert Delivery.objects.filter(endpoint_id=hook["id"]).count() == 1
-        raise RuntimeError("the apply task failed")
+    written = []
+
+    def failing_task() -> None:
+        with transaction.atomic():
+            activity_record(tenant=tenant, type="level.up", key="k1", agent_id=agent.pk)
+            written.append(Delivery.objects.filter(endpoint_id=hook["id"]).count())
+            raise RuntimeError("the apply task failed")
+
+    with pytest.raises(RuntimeError):
+        failing_task()
+    assert written == [1]
     assert not Activity.objects.filter(key="k1").exists()
     assert not Delivery.objects.filter(endpoint_id=hook["id"]).exists()
     # A repeated key (a retried task) records nothing new and so delivers nothing twice.
@@ -150,14 +160,16 @@ def test_only_subscribed_types_of_the_own_tenant_are_delivered(
         subscribe(api, everything.url, ["*"])
         subscribe(outsider_api, foreign.url, ["*"])
         grant(api, commit)
-        assert levels.received == [] and foreign.received == []
+        assert levels.received == []
+        assert foreign.received == []
         assert [r.headers["X-Gamify-Event"] for r in everything.received] == ["wallet.granted"]
 
 
 def test_a_rotated_secret_signs_beside_the_new_one_for_24_hours(api, agent, commit, receiver):
     hook = subscribe(api, receiver.url)
     rotated = api.post(f"/api/v1/webhooks/{hook['id']}/rotate-secret").json()
-    assert rotated["secret"] != hook["secret"] and rotated["secret"].startswith("whsec_")
+    assert rotated["secret"] != hook["secret"]
+    assert rotated["secret"].startswith("whsec_")
     verify = readme_verify()
     grant(api, commit)
     got = receiver.received[-1]
