@@ -231,6 +231,7 @@ INSTALLED_APPS = [
     "gamify.game",
     "gamify.contests",
     "gamify.webhooks",
+    "gamify.game_templates",
 ]
 
 MIDDLEWARE = [

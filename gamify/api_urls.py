@@ -5,6 +5,7 @@ from django.urls import path
 from gamify.activity.api import ActivityListApi
 from gamify.contests import api as contests
 from gamify.game.api import urls as game_urls
+from gamify.game_templates import api as game_templates_api
 from gamify.leaderboards.api import LeaderboardApi
 from gamify.wallet.api import urls as wallet_urls
 from gamify.webhooks import api as webhooks_api
@@ -12,6 +13,7 @@ from gamify.webhooks import api as webhooks_api
 urlpatterns = [
     path("activity", ActivityListApi.as_view(), name="activity-list"),
     *game_urls.urlpatterns,
+    *game_templates_api.urlpatterns,
     path("leaderboards", LeaderboardApi.as_view(), name="leaderboard"),
     path("contests", contests.ContestListApi.as_view(), name="contest-list"),
     path("contests/<int:contest_id>", contests.ContestDetailApi.as_view(), name="contest-detail"),
