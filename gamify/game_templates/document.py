@@ -27,7 +27,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.api.problems import Problem, ValidationProblem
@@ -72,6 +73,14 @@ class Errors:
             for field, messages in exc.errors.items():
                 for message in messages:
                     self.add(join(path, field), message)
+        except DjangoValidationError as exc:
+            for message in exc.messages:
+                self.add(path, message)
+        except (DataError, IntegrityError, ValueError, TypeError) as exc:
+            # What the services leave to the API's serializers (a name's length, a NUL
+            # character) the database refuses: the item's error, never a 500.
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.add(path, f"Not a valid item: {first[:200]}")
 
 
 def join(path: str, field: str) -> str:
