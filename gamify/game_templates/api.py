@@ -8,7 +8,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import TenantAPIView, problems
+from accounts.api.base import TenantAPIView
+from core.api.base import problems
 from gamify.game_templates.document import SECTIONS, game_export, game_import
 
 DOCUMENT = (

@@ -31,8 +31,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.api.problems import Problem, ValidationProblem
 from accounts.models import Tenant
+from core.errors import ApplicationError, InvalidInputError
 from gamify.contests import services as contests
 from gamify.contests.models import Contest
 from gamify.game import services as game
@@ -47,7 +47,7 @@ FORMAT = "gamify.game/1"
 BUNDLED = Path(__file__).resolve().parent / "bundled"
 
 
-class GameDocumentInvalid(ValidationProblem):
+class GameDocumentInvalid(InvalidInputError):
     """400: the document's errors, each under its path inside the document."""
 
 
@@ -67,7 +67,7 @@ class Errors:
         try:
             with transaction.atomic():
                 yield
-        except Problem as exc:
+        except ApplicationError as exc:
             if not exc.errors:
                 self.add(path, str(exc.detail))
             for field, messages in exc.errors.items():
@@ -161,7 +161,7 @@ def kpis_apply(tenant: Tenant, value: list[Any], errors: Errors) -> int:
         with errors.item(path):
             code = item.get("code")
             if not isinstance(code, str):
-                raise ValidationProblem({"code": "Give the KPI's code."})
+                raise InvalidInputError({"code": "Give the KPI's code."})
             volume = _volume(item.get("min_volume"))
             exists = code in kpi_catalogue(tenant)
             if item.get("custom") and not exists:
@@ -171,9 +171,9 @@ def kpis_apply(tenant: Tenant, value: list[Any], errors: Errors) -> int:
                     ("aggregation", Kpi.Aggregation.values),
                 ):
                     if item.get(field) not in choices:
-                        raise ValidationProblem({field: f"One of {', '.join(choices)}."})
+                        raise InvalidInputError({field: f"One of {', '.join(choices)}."})
                 if not isinstance(item.get("name"), str) or not item["name"].strip():
-                    raise ValidationProblem({"name": "Give the KPI's name."})
+                    raise InvalidInputError({"name": "Give the KPI's name."})
                 kpi_create(
                     tenant=tenant,
                     code=code,
@@ -184,7 +184,7 @@ def kpis_apply(tenant: Tenant, value: list[Any], errors: Errors) -> int:
                     min_volume=volume if volume is not None else Decimal(0),
                 )
             elif not exists:
-                raise ValidationProblem({"code": f"Unknown KPI {code!r} (custom: true adds one)."})
+                raise InvalidInputError({"code": f"Unknown KPI {code!r} (custom: true adds one)."})
             else:
                 kpi_update(
                     tenant=tenant,
@@ -200,7 +200,7 @@ def _volume(value: Any) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationProblem({"min_volume": "Must be a number."})
+        raise InvalidInputError({"min_volume": "Must be a number."})
     return Decimal(str(value))
 
 
@@ -307,7 +307,7 @@ def badges_apply(tenant: Tenant, value: list[Any], errors: Errors) -> int:
                 and Contest.objects.for_tenant(tenant).filter(pk=place_in).exists()
             ):
                 # Contest ids are the tenant's own: one from another tenant names nothing here.
-                raise ValidationProblem(
+                raise InvalidInputError(
                     {"criteria.contest": f"No contest {place_in} here; null means any contest."}
                 )
             badge = existing.get(str(item.get("code")))
@@ -316,7 +316,7 @@ def badges_apply(tenant: Tenant, value: list[Any], errors: Errors) -> int:
             else:
                 code = item.get("code")
                 if not isinstance(code, str):
-                    raise ValidationProblem({"code": "Give the badge's code."})
+                    raise InvalidInputError({"code": "Give the badge's code."})
                 game.badge_create(tenant=tenant, code=code, values=values)
             done += 1
     return done
@@ -428,7 +428,7 @@ def contest_templates_apply(tenant: Tenant, value: list[Any], errors: Errors) ->
             ):
                 end = start + timedelta(hours=window["hours"])
             else:
-                raise ValidationProblem(
+                raise InvalidInputError(
                     {"window": 'Use "day", "week", "month" or {"hours": 1 to 8784}.'}
                 )
             values = {k: item.get(k) for k in CONTEST_FIELDS}

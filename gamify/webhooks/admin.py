@@ -13,7 +13,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from accounts.admin import TenantScopedAdmin, tenant_ids
-from accounts.api.problems import Problem
+from core.errors import ApplicationError
 from gamify.webhooks import services
 from gamify.webhooks.models import Attempt, Delivery, Endpoint
 
@@ -35,12 +35,12 @@ class EndpointForm(forms.ModelForm[Endpoint]):
         if "url" in data:
             try:
                 data["url"] = services.clean_url(data["url"])
-            except Problem as exc:
+            except ApplicationError as exc:
                 self.add_error("url", exc.errors.get("url", [str(exc.detail)]))
         if "events" in data:
             try:
                 data["events"] = services.clean_events(list(data["events"]))
-            except Problem as exc:
+            except ApplicationError as exc:
                 self.add_error("events", exc.errors.get("events", [str(exc.detail)]))
         return data
 

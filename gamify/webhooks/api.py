@@ -11,7 +11,8 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.base import (
+from accounts.api.base import TenantAPIView as BaseView
+from core.api.base import (
     StrictBooleanField,
     StrictCharField,
     StrictSerializer,
@@ -19,9 +20,8 @@ from accounts.api.base import (
     problems,
     request_data,
 )
-from accounts.api.base import TenantAPIView as BaseView
-from accounts.api.pagination import PAGE_PARAMETERS
-from accounts.api.problems import NotFoundProblem, ValidationProblem
+from core.api.pagination import PAGE_PARAMETERS
+from core.errors import InvalidInputError, NotFoundError
 from gamify.webhooks import selectors, services
 from gamify.webhooks.models import Attempt, Delivery, Endpoint
 
@@ -42,7 +42,7 @@ class EventsField(serializers.ListField):
     def to_internal_value(self, data: Any) -> list[str]:
         try:
             return services.clean_events(data)
-        except ValidationProblem as exc:
+        except InvalidInputError as exc:
             raise serializers.ValidationError(exc.errors["events"]) from exc
 
 
@@ -104,7 +104,7 @@ class WebhookView(BaseView):
     def endpoint(self, endpoint_id: int) -> Endpoint:
         endpoint = selectors.endpoint_get(tenant=self.tenant, endpoint_id=endpoint_id)
         if endpoint is None:
-            raise NotFoundProblem(f"No webhook {endpoint_id}.")
+            raise NotFoundError(f"No webhook {endpoint_id}.")
         return endpoint
 
     def delivery(self, endpoint: Endpoint, delivery_id: int) -> Delivery:
@@ -112,7 +112,7 @@ class WebhookView(BaseView):
             tenant=self.tenant, endpoint=endpoint, delivery_id=delivery_id
         )
         if found is None:
-            raise NotFoundProblem(f"No delivery {delivery_id} of webhook {endpoint.pk}.")
+            raise NotFoundError(f"No delivery {delivery_id} of webhook {endpoint.pk}.")
         return found
 
 

@@ -24,8 +24,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.api.problems import ValidationProblem
 from accounts.models import Agent, Team, Tenant
+from core.errors import InvalidInputError
 from gamify.activity.models import ACTIVITY_TYPES, Activity
 from gamify.activity.services import activity_record
 from gamify.webhooks import guard, signing, transport
@@ -58,21 +58,21 @@ class EndpointWithSecret:
 
 def clean_url(url: Any) -> str:
     if not isinstance(url, str) or not url.strip():
-        raise ValidationProblem({"url": "Give the receiver's URL."})
+        raise InvalidInputError({"url": "Give the receiver's URL."})
     url = url.strip()
     if len(url) > 2000:
-        raise ValidationProblem({"url": "At most 2000 characters."})
+        raise InvalidInputError({"url": "At most 2000 characters."})
     if error := guard.url_error(url):
-        raise ValidationProblem({"url": error})
+        raise InvalidInputError({"url": error})
     return url
 
 
 def clean_events(events: Any) -> list[str]:
     if not isinstance(events, list | tuple) or not events:
-        raise ValidationProblem({"events": f'Give a list of event types, or ["{ALL_EVENTS}"].'})
+        raise InvalidInputError({"events": f'Give a list of event types, or ["{ALL_EVENTS}"].'})
     unknown = [e for e in events if not isinstance(e, str) or e not in EVENT_CHOICES]
     if unknown:
-        raise ValidationProblem({"events": f"Unknown event types: {', '.join(map(str, unknown))}."})
+        raise InvalidInputError({"events": f"Unknown event types: {', '.join(map(str, unknown))}."})
     return sorted(set(events))
 
 
