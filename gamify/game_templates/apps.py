@@ -9,7 +9,10 @@ class GameTemplatesConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.tenant_templates import register_tenant_template
-        from gamify.game_templates.document import bundled_names, template_apply
+        from gamify.game_templates.document import bundled_names, register_section, template_apply
+        from gamify.game_templates.sections import BUILTIN
 
+        for section in BUILTIN:
+            register_section(section)
         for name in bundled_names():
             register_tenant_template(name, template_apply(name))
