@@ -35,6 +35,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The demo delivers webhooks to receivers on your own machine (README: Webhooks, SSRF guard).
+run: export WEBHOOKS_ALLOW_PRIVATE_NETWORKS ?= true
+run: export WEBHOOKS_ALLOW_HTTP ?= true
 run: install
 	DEBUG=true $(MANAGE) migrate --noinput
 	DEBUG=true $(MANAGE) seed_demo --base-url http://$(HOST):$(PORT)

@@ -195,6 +195,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "gamify.advance_contests",
         "schedule": timedelta(minutes=1),
     },
+    # Webhook retries that are due, deliveries whose task was lost, leases of dead workers.
+    "sweep-webhook-deliveries": {
+        "task": "gamify.webhooks_sweep",
+        "schedule": timedelta(seconds=30),
+    },
     "purge-idempotency-keys": {
         "task": "accounts.tasks.purge_idempotency_keys",
         "schedule": timedelta(hours=1),
@@ -231,6 +236,8 @@ INSTALLED_APPS = [
     "gamify.contests",
     "gamify.coaching",
     "gamify.widgets",
+    "gamify.webhooks",
+    "gamify.game_templates",
 ]
 
 MIDDLEWARE = [
@@ -371,6 +378,18 @@ SPECTACULAR_SETTINGS = {
 
 # --- webhooks, observability ----------------------------------------------------------------
 WEBHOOKS_ALLOW_PRIVATE_NETWORKS: bool = _read("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", bool, False)
+# Plain http:// receivers (the demo's and the tests' local ones); https only otherwise.
+WEBHOOKS_ALLOW_HTTP: bool = _read("WEBHOOKS_ALLOW_HTTP", bool, False)
+# Seconds to connect, and to wait for each read, of a delivery: a slow receiver holds a worker
+# for about this long, never more than twice it.
+WEBHOOKS_TIMEOUT_SECONDS: float = _read("WEBHOOKS_TIMEOUT_SECONDS", float, 5.0)
+# Deliveries to one endpoint in flight at once, across all workers: a slow receiver takes at
+# most this many worker slots, so other tenants' deliveries keep going.
+WEBHOOKS_CONCURRENCY_PER_ENDPOINT: int = _read("WEBHOOKS_CONCURRENCY_PER_ENDPOINT", int, 2)
+if WEBHOOKS_TIMEOUT_SECONDS <= 0 or WEBHOOKS_TIMEOUT_SECONDS > 60:
+    raise ImproperlyConfigured("WEBHOOKS_TIMEOUT_SECONDS: expected a number of seconds in (0, 60]")
+if WEBHOOKS_CONCURRENCY_PER_ENDPOINT < 1:
+    raise ImproperlyConfigured("WEBHOOKS_CONCURRENCY_PER_ENDPOINT: expected at least 1")
 
 LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -6,14 +6,17 @@ from gamify.activity.api import ActivityListApi
 from gamify.coaching import api as coaching
 from gamify.contests import api as contests
 from gamify.game.api import urls as game_urls
+from gamify.game_templates import api as game_templates_api
 from gamify.leaderboards.api import LeaderboardApi
 from gamify.profile_api import AgentProfileApi
 from gamify.wallet.api import urls as wallet_urls
+from gamify.webhooks import api as webhooks_api
 
 urlpatterns = [
     path("activity", ActivityListApi.as_view(), name="activity-list"),
     *game_urls.urlpatterns,
     path("agents/<str:external_id>/profile", AgentProfileApi.as_view(), name="agent-profile"),
+    *game_templates_api.urlpatterns,
     path("leaderboards", LeaderboardApi.as_view(), name="leaderboard"),
     path("contests", contests.ContestListApi.as_view(), name="contest-list"),
     path("contests/<int:contest_id>", contests.ContestDetailApi.as_view(), name="contest-detail"),
@@ -46,4 +49,5 @@ urlpatterns = [
         "alert-rules/<int:rule_id>", coaching.AlertRuleDetailApi.as_view(), name="alert-rule-detail"
     ),
     path("coaching/settings", coaching.CoachingSettingsApi.as_view(), name="coaching-settings"),
+    *webhooks_api.urlpatterns,
 ]

@@ -43,6 +43,7 @@ def embedded_server(tmp_path: Path, *, threads: bool = True) -> Iterator[Embedde
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         API_RATE_LIMIT_PER_MINUTE="100000",
         WEBHOOKS_ALLOW_PRIVATE_NETWORKS="true",
+        WEBHOOKS_ALLOW_HTTP="true",
     )
     server = EmbeddedServer(base_url="", api_key="", env=env)
     server.manage("migrate", "--noinput")

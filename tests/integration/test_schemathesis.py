@@ -88,7 +88,11 @@ def seed(live: Live) -> dict[str, object]:
     reward = send("POST", "/rewards", {"name": "Mug", "cost": 1})
     send("POST", "/agents/a1/wallet/grants", {"amount": 1000, "reason": "seed"})
     redemption = send("POST", "/redemptions", {"agent": "a1", "reward": reward["id"]})
+    hook = send("POST", "/webhooks", {"url": "https://hooks.example.com/in", "events": ["*"]})
+    ping = send("POST", f"/webhooks/{hook['id']}/test")
     return {
+        "webhook_id": hook["id"],
+        "delivery_id": ping["id"],
         "job_id": job["id"],
         "rule_id": rule["id"],
         "contest_id": contest["id"],
@@ -111,6 +115,10 @@ def config(ids: dict[str, object]) -> str:
         ("^/api/v1/contests/", {"path.contest_id": ids["contest_id"]}),
         ("^/api/v1/rewards/", {"path.reward_id": ids["reward_id"]}),
         ("^/api/v1/redemptions/", {"path.redemption_id": ids["redemption_id"]}),
+        (
+            "^/api/v1/webhooks/",
+            {"path.endpoint_id": ids["webhook_id"], "path.delivery_id": ids["delivery_id"]},
+        ),
     ]
     lines = []
     for regex, parameters in pinned:

@@ -1,0 +1,163 @@
+"""Managers subscribe receivers and watch deliveries in the admin, through the same services
+(and SSRF guard) as the API. A secret shows once, in the message after saving or rotating;
+deliveries and attempts are read-only (a redelivery is an action)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+
+from accounts.admin import TenantScopedAdmin, tenant_ids
+from core.errors import ApplicationError
+from gamify.webhooks import services
+from gamify.webhooks.models import Attempt, Delivery, Endpoint
+
+
+class EndpointForm(forms.ModelForm[Endpoint]):
+    events = forms.MultipleChoiceField(
+        choices=[(e, e) for e in services.EVENT_CHOICES],
+        widget=forms.CheckboxSelectMultiple,
+        help_text='"*" receives every type.',
+    )
+    url = forms.CharField(max_length=2000, help_text="https:// receiver (public network)")
+
+    class Meta:
+        model = Endpoint
+        fields = ["tenant", "url", "events", "description", "active"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "url" in data:
+            try:
+                data["url"] = services.clean_url(data["url"])
+            except ApplicationError as exc:
+                self.add_error("url", exc.errors.get("url", [str(exc.detail)]))
+        if "events" in data:
+            try:
+                data["events"] = services.clean_events(list(data["events"]))
+            except ApplicationError as exc:
+                self.add_error("events", exc.errors.get("events", [str(exc.detail)]))
+        return data
+
+
+def _check_write(request: HttpRequest, obj: Endpoint) -> None:
+    if not request.user.is_superuser and obj.tenant_id not in tenant_ids(request, write=True):
+        raise PermissionDenied
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(TenantScopedAdmin):
+    form = EndpointForm
+    list_display = ["url", "events", "active", "failing_since", "disabled_at", "tenant"]
+    list_filter = ["active"]
+    search_fields = ["url", "description"]
+    list_select_related = ["tenant"]
+    readonly_fields = [
+        "secret_prefix",
+        "previous_secret_expires_at",
+        "failing_since",
+        "disabled_at",
+        "disabled_reason",
+        "created_at",
+    ]
+    actions = ["rotate_secret", "send_ping"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
+        return [*self.readonly_fields, *(["tenant"] if obj is not None else [])]
+
+    def save_model(self, request: HttpRequest, obj: Endpoint, form: Any, change: bool) -> None:
+        _check_write(request, obj)
+        data = form.cleaned_data
+        if change:
+            services.endpoint_update(
+                endpoint=obj,
+                changes={k: data[k] for k in ("url", "events", "description", "active")},
+            )
+            return
+        result = services.endpoint_create(
+            tenant=obj.tenant,
+            url=data["url"],
+            events=data["events"],
+            active=data["active"],
+            description=data.get("description", ""),
+        )
+        obj.pk = result.endpoint.pk
+        messages.warning(request, f"Signing secret (shown once, copy it now): {result.secret}")
+
+    @admin.action(description="Rotate the signing secret (the old one stays valid 24 h)")
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
+        for endpoint in queryset:
+            _check_write(request, endpoint)
+            result = services.endpoint_rotate_secret(endpoint=endpoint)
+            messages.warning(request, f"New secret of {endpoint.url} (shown once): {result.secret}")
+
+    @admin.action(description="Send a test ping")
+    def send_ping(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
+        for endpoint in queryset:
+            _check_write(request, endpoint)
+            services.endpoint_ping(endpoint=endpoint)
+        messages.success(request, "Ping sent: see the deliveries.")
+
+
+class AttemptInline(admin.TabularInline[Attempt, Delivery]):
+    model = Attempt
+    extra = 0
+    fields = ("started_at", "duration_ms", "status_code", "response_excerpt", "error")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(TenantScopedAdmin):
+    list_display = ["id", "created_at", "event_type", "endpoint", "status", "attempts", "tenant"]
+    list_filter = ["status", "event_type"]
+    search_fields = ["uuid", "endpoint__url"]
+    list_select_related = ["endpoint", "tenant"]
+    date_hierarchy = "created_at"
+    inlines = [AttemptInline]
+    actions = ["redeliver"]
+    readonly_fields = (
+        "uuid",
+        "tenant",
+        "endpoint",
+        "activity",
+        "event_type",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "locked_until",
+        "first_attempt_at",
+        "delivered_at",
+        "created_at",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    @admin.action(description="Redeliver (same delivery id, a fresh 24 h of retries)")
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        allowed = tenant_ids(request, write=True)
+        for delivery in queryset:
+            if not request.user.is_superuser and delivery.tenant_id not in allowed:
+                raise PermissionDenied
+            services.delivery_redeliver(delivery=delivery)
+        messages.success(request, f"{queryset.count()} deliveries queued again.")

@@ -1,0 +1,26 @@
+"""The webhooks queue's tasks (routed to `webhooks` by CELERY_TASK_ROUTES)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from celery import shared_task
+
+from gamify.webhooks import services
+
+
+@shared_task(name="gamify.webhook_deliver", acks_late=True)
+def webhook_deliver(delivery_id: int) -> str:
+    return services.delivery_send(delivery_id=delivery_id)
+
+
+@shared_task(name="gamify.webhooks_sweep", acks_late=True)
+def webhooks_sweep() -> str:
+    ids = services.deliveries_sweep()
+    enqueue_deliveries(ids)
+    return f"{len(ids)} enqueued"
+
+
+def enqueue_deliveries(ids: Iterable[int]) -> None:
+    for delivery_id in ids:
+        webhook_deliver.delay(delivery_id)

@@ -1,0 +1,42 @@
+"""Webhooks in the embedded default (SQLite, in-process tasks, no Redis): a real server sends
+a signed delivery right after the request that wrote the activity commits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from tests.embedded import embedded_server
+from tests.webhooks.receiver import receiving
+from tests.webhooks.support import readme_verify
+
+pytestmark = pytest.mark.slow
+
+
+def test_an_embedded_server_delivers_a_signed_webhook(tmp_path):
+    with embedded_server(tmp_path) as server, receiving() as receiver:
+        auth = {"Authorization": f"Bearer {server.api_key}"}
+        api = f"{server.base_url}/api/v1"
+        created = requests.post(
+            f"{api}/webhooks", json={"url": receiver.url, "events": ["*"]}, headers=auth, timeout=5
+        )
+        assert created.status_code == 201, created.text
+        hook = created.json()
+        requests.put(f"{api}/agents/a1", json={"display_name": "Ann"}, headers=auth, timeout=5)
+        granted = requests.post(
+            f"{api}/agents/a1/wallet/grants",
+            json={"amount": 7, "reason": "Kudos"},
+            headers=auth,
+            timeout=10,
+        )
+        assert granted.status_code == 201
+        assert receiver.arrived.wait(10)
+        [got] = receiver.received
+        assert readme_verify()(hook["secret"], got.headers, got.body)
+        assert json.loads(got.body)["data"]["amount"] == 7
+        deliveries = requests.get(
+            f"{api}/webhooks/{hook['id']}/deliveries", headers=auth, timeout=5
+        ).json()["results"]
+        assert [d["status"] for d in deliveries] == ["succeeded"]
