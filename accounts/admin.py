@@ -314,6 +314,22 @@ class TenantAdmin(TenantTimesAdmin):
     search_fields = ["name", "slug"]
     readonly_fields = ["created_at"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            # The rate limit protects the deployment, not the tenant: its operators set it.
+            fields.append("api_rate_limit_per_minute")
+        return fields
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "api_rate_limit_per_minute" in form.changed_data:
+            # Authenticated keys are cached with their tenant (accounts.api.auth): forget them,
+            # so the new limit applies from the next request on, in this process at once and
+            # in the others within their local copy's two seconds.
+            for prefix in ApiKey.objects.filter(tenant=obj).values_list("prefix", flat=True):
+                forget_key(prefix)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
