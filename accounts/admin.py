@@ -223,6 +223,26 @@ class TenantScopedAdmin(TenantTimesAdmin):
             return queryset
         return queryset.filter(**{f"{self.tenant_path}__in": tenant_ids(request)})
 
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        """A filter on a foreign key offers only the related objects of rows this user sees.
+
+        Django's plain related filter lists every row of the related table: the "tenant"
+        filter showed every tenant's name to every manager (found by the cross-tenant matrix).
+        """
+        filters: list[Any] = []
+        for entry in super().get_list_filter(request):
+            if isinstance(entry, str) and self._is_relation(entry):
+                entry = (entry, admin.RelatedOnlyFieldListFilter)
+            filters.append(entry)
+        return filters
+
+    def _is_relation(self, name: str) -> bool:
+        try:
+            field = self.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return False
+        return bool(field.is_relation)
+
     def _tenant_of(self, obj: Model) -> int | None:
         target: Any = obj
         for part in self.tenant_path.split("__"):
