@@ -68,7 +68,7 @@ test: lint typecheck checks pytest
 
 # The schemathesis run of `make test` (tests/integration/test_schemathesis.py), longer: more
 # cases per operation and the stateful phase, which chains the operations by their links.
-FUZZ_MAX_EXAMPLES ?= 100
+FUZZ_MAX_EXAMPLES ?= 80
 FUZZ_PHASES ?= examples,coverage,fuzzing,stateful
 FUZZ_TIMEOUT_SECONDS ?= 1800
 fuzz: install
