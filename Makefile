@@ -19,11 +19,12 @@ PYTEST_ARGS ?=
 # Parallel test processes (pytest-xdist); each gets its own database and Redis key prefix.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help install run test lint fmt typecheck checks pytest bench clean
+.PHONY: help install run test lint fmt typecheck checks pytest fuzz bench clean
 
 help:
 	@echo "make run    install, migrate, seed the demo tenant, serve on http://$(HOST):$(PORT)"
 	@echo "make test   install and run lint, type checks, migrations and schema checks, pytest"
+	@echo "make fuzz   schemathesis over the live API, longer than in make test (FUZZ_MAX_EXAMPLES)"
 	@echo "make lint | fmt | bench | clean"
 
 $(VENV)/.installed: pyproject.toml
@@ -67,6 +68,17 @@ pytest: install
 	  $(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test: lint typecheck checks pytest
+
+# The schemathesis run of `make test` (tests/integration/test_schemathesis.py), longer: more
+# cases per operation and the stateful phase, which chains the operations by their links.
+FUZZ_MAX_EXAMPLES ?= 80
+FUZZ_PHASES ?= examples,coverage,fuzzing,stateful
+FUZZ_TIMEOUT_SECONDS ?= 1800
+fuzz: install
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-secret \
+	  FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) FUZZ_PHASES=$(FUZZ_PHASES) \
+	  FUZZ_TIMEOUT_SECONDS=$(FUZZ_TIMEOUT_SECONDS) \
+	  $(VENV)/bin/pytest -p no:randomly -rP tests/integration/test_schemathesis.py
 
 bench: install
 	$(PY) bench/run.py

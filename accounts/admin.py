@@ -225,6 +225,26 @@ class TenantScopedAdmin(TenantTimesAdmin):
             return queryset
         return queryset.filter(**{f"{self.tenant_path}__in": tenant_ids(request)})
 
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        """A filter on a foreign key offers only the related objects of rows this user sees.
+
+        Django's plain related filter lists every row of the related table: the "tenant"
+        filter showed every tenant's name to every manager (found by the cross-tenant matrix).
+        """
+        filters: list[Any] = []
+        for entry in super().get_list_filter(request):
+            if isinstance(entry, str) and self._is_relation(entry):
+                entry = (entry, admin.RelatedOnlyFieldListFilter)
+            filters.append(entry)
+        return filters
+
+    def _is_relation(self, name: str) -> bool:
+        try:
+            field = self.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return False
+        return bool(field.is_relation)
+
     def _tenant_of(self, obj: Model) -> int | None:
         target: Any = obj
         for part in self.tenant_path.split("__"):
@@ -315,6 +335,22 @@ class TenantAdmin(TenantTimesAdmin):
     list_display = ["name", "slug", "timezone", "week_start", "auto_create_agents"]
     search_fields = ["name", "slug"]
     readonly_fields = ["created_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            # The rate limit protects the deployment, not the tenant: its operators set it.
+            fields.append("api_rate_limit_per_minute")
+        return fields
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "api_rate_limit_per_minute" in form.changed_data:
+            # Authenticated keys are cached with their tenant (accounts.api.auth): forget them,
+            # so the new limit applies from the next request on, in this process at once and
+            # in the others within their local copy's two seconds.
+            for prefix in ApiKey.objects.filter(tenant=obj).values_list("prefix", flat=True):
+                forget_key(prefix)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
         queryset = super().get_queryset(request)

@@ -8,7 +8,7 @@ from typing import ClassVar, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
@@ -19,6 +19,10 @@ def validate_timezone(value: str) -> None:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
         raise ValidationError(f"Unknown IANA timezone {value!r}.") from exc
+
+
+# A tenant's own rate limit, per credential and minute: at most ten million (~170k/s).
+MAX_RATE_LIMIT_PER_MINUTE = 10_000_000
 
 
 class TenantScopeMissing(RuntimeError):
@@ -63,10 +67,30 @@ class Tenant(models.Model):
         blank=True,
         help_text="Origins allowed to frame the widgets, e.g. https://desktop.example.com",
     )
+    api_rate_limit_per_minute = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RATE_LIMIT_PER_MINUTE)],
+        verbose_name="API rate limit per minute",
+        help_text=(
+            "Requests a minute allowed to each of this tenant's API keys, widget tokens and "
+            "manager sessions before 429. Empty: the deployment's API_RATE_LIMIT_PER_MINUTE."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(api_rate_limit_per_minute__isnull=True)
+                | Q(
+                    api_rate_limit_per_minute__gte=1,
+                    api_rate_limit_per_minute__lte=MAX_RATE_LIMIT_PER_MINUTE,
+                ),
+                name="tenant_api_rate_limit_range",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

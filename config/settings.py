@@ -226,6 +226,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "csp",
     "core",
+    "axes",
     "config",
     "accounts",
     "kpis",
@@ -253,7 +254,35 @@ MIDDLEWARE = [
     "core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.security.CSPMiddleware",
+    # Last: turns a login that django-axes refused into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- admin login ------------------------------------------------------------------------------
+# django-axes counts failed admin logins per user name and address: after
+# ADMIN_LOGIN_FAILURE_LIMIT of them, that pair is refused (429 and a page saying why and for
+# how long) for ADMIN_LOGIN_COOLOFF_MINUTES, even with the right password. Counted in the
+# database, so every web process (and the embedded default) shares the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT: int = _read("ADMIN_LOGIN_FAILURE_LIMIT", int, 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_read("ADMIN_LOGIN_COOLOFF_MINUTES", int, 15))
+# Both together: a stranger guessing one manager's password from one address cannot lock
+# that manager out everywhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ONLY_ADMIN_SITE = True
+AXES_LOCKOUT_CALLABLE = "core.security.login_locked"
+# Behind N trusted proxies, the client's address is the N-th X-Forwarded-For entry from the
+# right (the one the outermost proxy saw); with 0, the socket's address.
+TRUSTED_PROXY_COUNT: int = _read("TRUSTED_PROXY_COUNT", int, 0)
+AXES_CLIENT_IP_CALLABLE = "core.security.client_ip"
+
+# Django's CSRF check looks for its middleware by name; config/guards.py checks our subclass
+# (which skips only /api/, where DRF enforces CSRF for session-authenticated requests).
+SILENCED_SYSTEM_CHECKS = ["security.W003"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -302,7 +331,20 @@ WHITENOISE_USE_FINDERS = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE: int = _read("MAX_REQUEST_BYTES", int, 4 * 1024 * 1024)
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Links from admin or widget pages never send the page's URL (which may carry a widget
+# token in its query) to another origin.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The deployment is served over HTTPS (TLS ended here or at a proxy that sets
+# X-Forwarded-Proto): plain HTTP is redirected, and browsers are told to use HTTPS only (HSTS).
+# Health and metrics stay reachable over plain HTTP for load balancers and scrapers.
+BEHIND_TLS: bool = _read("BEHIND_TLS", bool, False)
+SECURE_SSL_REDIRECT = BEHIND_TLS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS: int = _read("HSTS_SECONDS", int, 31_536_000) if BEHIND_TLS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS: bool = BEHIND_TLS and _read("HSTS_INCLUDE_SUBDOMAINS", bool, True)
+SECURE_HSTS_PRELOAD: bool = BEHIND_TLS and _read("HSTS_PRELOAD", bool, True)
 # Cookies only over HTTPS outside development; set SECURE_COOKIES=false to try a production
 # build over plain HTTP on localhost.
 SESSION_COOKIE_SECURE: bool = _read("SECURE_COOKIES", bool, not DEBUG)
@@ -413,5 +455,7 @@ LOGGING = {
         "django.server": {"level": "WARNING", "handlers": ["console"], "propagate": False},
         # One line per task succeeded is noise at our rates; failures still log.
         "celery.app.trace": {"level": "WARNING"},
+        # django-axes announces itself on every start (each command too).
+        "axes.apps": {"level": "WARNING"},
     },
 }

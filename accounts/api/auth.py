@@ -41,6 +41,11 @@ class Principal:
     def is_widget(self) -> bool:
         return self.agent_id is not None
 
+    @property
+    def rate_limit_per_minute(self) -> int | None:
+        """The tenant's own limit (admin), read by core's throttle; None: the deployment's."""
+        return self.tenant.api_rate_limit_per_minute
+
 
 class BearerAuthentication(BaseAuthentication):
     """`Authorization: Bearer <api key | widget token>`; widget pages also pass `?token=`."""

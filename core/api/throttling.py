@@ -16,8 +16,17 @@ from core.redis import get_redis, redis_key
 WINDOW_SECONDS = 60
 
 
+def rate_limit_per_minute(caller: Any, view: Any) -> int:
+    """A view's own limit, else the caller's (its tenant's, set in the admin: accounts'
+    Principal carries it), else the deployment's `API_RATE_LIMIT_PER_MINUTE`."""
+    own = getattr(view, "rate_limit_per_minute", None)
+    if own is None:
+        own = getattr(caller, "rate_limit_per_minute", None)
+    return int(own or settings.API_RATE_LIMIT_PER_MINUTE)
+
+
 class PerCredentialRateThrottle(BaseThrottle):
-    """`API_RATE_LIMIT_PER_MINUTE` requests per API key, widget token or manager session.
+    """`rate_limit_per_minute` requests per API key, widget token or manager session.
 
     A fixed one-minute window, counted in Redis — where DRF's sliding-window throttle reads and
     rewrites a whole history list per request. Each web process adds its requests to the shared
@@ -33,7 +42,7 @@ class PerCredentialRateThrottle(BaseThrottle):
         credential = getattr(request.user, "credential", None)
         if not isinstance(credential, str):
             return True  # unauthenticated requests are refused before they cost anything
-        limit = int(getattr(view, "rate_limit_per_minute", settings.API_RATE_LIMIT_PER_MINUTE))
+        limit = rate_limit_per_minute(request.user, view)
         now = time.time()
         window = int(now // WINDOW_SECONDS)
         key = f"rl:{credential}:{window}"

@@ -1,0 +1,168 @@
+"""Secrets are never stored or logged in plain text (issue 19, item 5).
+
+One run creates every kind of secret the product hands out — API keys (by command, service
+and admin page), widget tokens, and the signing key they are signed with — and uses each of
+them, right and wrong, with every log record of every logger kept (SQL statements too). Then
+it greps a `pg_dump` of the whole database and those logs for each secret.
+
+A new kind of secret (webhook signing secrets, say) is covered by adding one maker to
+`make_secrets` that returns the secret as the user sees it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import secrets
+import subprocess
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.messages import get_messages
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client, override_settings
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKey, Tenant
+from accounts.services import agent_upsert, api_key_create, team_upsert
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SIGNING_KEY = "sk-" + secrets.token_urlsafe(48)
+
+
+def bearer(secret: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+def api_key_secrets(raw: str) -> list[str]:
+    """A key as shown, and its secret part (the prefix before the dot is public)."""
+    return [raw, raw.partition(".")[2]]
+
+
+def widget_token_secrets(token: str) -> list[str]:
+    """A token as shown, and its signature (the payload before it is only encoded)."""
+    return [token, token.rpartition(":")[2]]
+
+
+def make_secrets() -> dict[str, list[str]]:
+    """Create and use every kind of secret; {what: [the strings that must never be seen]}."""
+    found: dict[str, list[str]] = {"signing key": [SIGNING_KEY]}
+
+    out = io.StringIO()
+    call_command("create_tenant", "--name", "Secret Keepers", "--json", stdout=out)
+    command_key = json.loads(out.getvalue().strip().splitlines()[-1])["api_key"]
+    found["API key from create_tenant"] = api_key_secrets(command_key)
+    tenant = Tenant.objects.get(slug="secret-keepers")
+
+    out = io.StringIO()
+    call_command(
+        "create_api_key", "--tenant", tenant.slug, "--scopes", "read", "--json", stdout=out
+    )
+    found["API key from create_api_key"] = api_key_secrets(
+        json.loads(out.getvalue().strip().splitlines()[-1])["api_key"]
+    )
+    _, service_key = api_key_create(tenant=tenant, scopes=["ingest", "read"], name="svc")
+    found["API key from the service"] = api_key_secrets(service_key)
+
+    operator = get_user_model().objects.create_superuser("operator", password="op-password-1")
+    admin = Client()
+    admin.force_login(operator)
+    page = admin.post(
+        "/admin/accounts/apikey/add/",
+        {"tenant": tenant.pk, "name": "from admin", "scopes": ["read"]},
+        follow=True,
+    )
+    shown = [str(m) for m in get_messages(page.wsgi_request)] or [page.content.decode()]
+    admin_key = next(
+        word.rstrip(".,")
+        for message in shown
+        for word in message.split()
+        if "." in word and word.split(".")[0] in ApiKey.objects.values_list("prefix", flat=True)
+    )
+    found["API key from the admin"] = api_key_secrets(admin_key)
+
+    team_upsert(tenant=tenant, external_id="t1", name="Tier 1", parent_external_id=None)
+    agent_upsert(tenant=tenant, external_id="a1", display_name="Ann", team_external_id="t1")
+    platform = bearer(command_key)
+    minted = platform.post("/api/v1/widget-tokens", {"agent": "a1"}, format="json")
+    assert minted.status_code == 201, minted.content
+    token = minted.json()["token"]
+    found["widget token"] = widget_token_secrets(token)
+
+    # every secret used: accepted, and once tampered with (refused, which logs a warning)
+    for what, values in found.items():
+        if what == "signing key":
+            continue
+        shown_secret = values[0]
+        client = bearer(shown_secret)
+        assert client.get("/api/v1/whoami").status_code == 200, what
+        assert bearer(shown_secret[:-2] + "xx").get("/api/v1/whoami").status_code == 401
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    event = {
+        "event_id": "e1",
+        "type": "interaction",
+        "agent": "a1",
+        "answered": True,
+        "occurred_at": hour.isoformat(),
+        "talk_seconds": 60,
+    }
+    posted = bearer(service_key).post("/api/v1/events", {"events": [event]}, format="json")
+    assert posted.status_code == 202, posted.content
+    assert bearer(token).get("/api/v1/agents/a1/profile").status_code == 200
+    return found
+
+
+def database_dump() -> str:
+    db = connection.settings_dict
+    return subprocess.run(
+        [
+            "pg_dump",
+            "--no-owner",
+            "--host", str(db["HOST"] or "127.0.0.1"),
+            "--port", str(db["PORT"] or 5432),
+            "--username", str(db["USER"] or "postgres"),
+            str(db["NAME"]),
+        ],
+        capture_output=True, text=True, check=True, timeout=120,
+        env={"PGPASSWORD": str(db.get("PASSWORD") or ""), "PATH": "/usr/bin:/bin"},
+    ).stdout  # fmt: skip
+
+
+@pytest.mark.skipif(not settings.USING_POSTGRES, reason="pg_dump needs PostgreSQL")
+def test_no_secret_is_in_a_database_dump_or_the_logs(caplog: Any) -> None:
+    # every logger at every level, including those the settings quiet (django.request, ...)
+    caplog.set_level(logging.DEBUG)
+    for name in list(logging.root.manager.loggerDict):
+        caplog.set_level(logging.DEBUG, logger=name)
+    connection.force_debug_cursor = True  # and every SQL statement with its parameters
+    try:
+        with override_settings(SECRET_KEY=SIGNING_KEY):
+            created = make_secrets()
+    finally:
+        connection.force_debug_cursor = False
+    logs = "\n".join(
+        f"{record.getMessage()} {record.args!r} {getattr(record, 'params', '')!r}"
+        for record in caplog.records
+    )
+    dump = database_dump()
+
+    # the greps look at the real thing: the run's rows and its log lines are there
+    assert "Secret Keepers" in dump
+    prefix = created["API key from the service"][0].partition(".")[0]
+    assert prefix in dump  # stored: the public prefix and a hash
+    assert "Unauthorized: /api/v1/whoami" in logs
+    assert "accounts_apikey" in logs  # SQL statements on the keys' table
+
+    for what, values in created.items():
+        for value in values:
+            assert len(value) >= 16, (what, value)
+            assert value not in dump, f"{what} found in the database dump"
+            assert value not in logs, f"{what} found in the logs"
