@@ -46,7 +46,9 @@ urlpatterns = [
     path("goals/<int:goal_id>", coaching.GoalDetailApi.as_view(), name="goal-detail"),
     path("alert-rules", coaching.AlertRuleListApi.as_view(), name="alert-rule-list"),
     path(
-        "alert-rules/<int:rule_id>", coaching.AlertRuleDetailApi.as_view(), name="alert-rule-detail"
+        "alert-rules/<int:alert_rule_id>",
+        coaching.AlertRuleDetailApi.as_view(),
+        name="alert-rule-detail",
     ),
     path("coaching/settings", coaching.CoachingSettingsApi.as_view(), name="coaching-settings"),
     *webhooks_api.urlpatterns,

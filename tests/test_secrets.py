@@ -99,7 +99,7 @@ def make_secrets() -> dict[str, list[str]]:
 
     # every secret used: accepted, and once tampered with (refused, which logs a warning)
     for what, values in found.items():
-        if what == "signing key":
+        if what == "signing key" or what.startswith("webhook"):
             continue
         shown_secret = values[0]
         client = bearer(shown_secret)
@@ -117,6 +117,22 @@ def make_secrets() -> dict[str, list[str]]:
     posted = bearer(service_key).post("/api/v1/events", {"events": [event]}, format="json")
     assert posted.status_code == 202, posted.content
     assert bearer(token).get("/api/v1/agents/a1/profile").status_code == 200
+
+    # webhook signing secrets: shown at creation and at rotation, never again
+    hook = platform.post(
+        "/api/v1/webhooks",
+        {"url": "https://hooks.example.com/gamify", "events": ["badge.awarded"]},
+        format="json",
+    )
+    assert hook.status_code == 201, hook.content
+    created = hook.json()["secret"]
+    found["webhook secret at creation"] = [created, created.removeprefix("whsec_")]
+    rotated = platform.post(f"/api/v1/webhooks/{hook.json()['id']}/rotate-secret")
+    assert rotated.status_code == 200, rotated.content
+    secret = rotated.json()["secret"]
+    assert secret != created
+    found["webhook secret at rotation"] = [secret, secret.removeprefix("whsec_")]
+    assert created not in platform.get(f"/api/v1/webhooks/{hook.json()['id']}").content.decode()
     return found
 
 

@@ -81,6 +81,10 @@ OWNER_IDS: dict[str, Callable[[World], Any]] = {
     "contest_id": lambda w: w.ids["contest_id"],
     "reward_id": lambda w: w.ids["reward_id"],
     "redemption_id": lambda w: w.ids["redemption_id"],
+    "goal_id": lambda w: w.ids["goal_id"],
+    "alert_rule_id": lambda w: w.ids["alert_rule_id"],
+    "endpoint_id": lambda w: w.ids["endpoint_id"],
+    "delivery_id": lambda w: w.ids["delivery_id"],
 }
 
 # Admin models with no tenant of their own (platform data): how to make one for the owner's
@@ -119,6 +123,8 @@ ADMIN_SITE_IDS: dict[str, Callable[[World], tuple[Any, Any]]] = {
     "content_type_id": lambda w: (w.ids["agent_content_type"], w.ids["agent_content_type"]),
     "object_id": lambda w: (w.ids["agent_pk"], MISSING_INT),
     "id": lambda w: (get_user_model().objects.get(username="zorblax-owner").pk, MISSING_INT),
+    "agent_id": lambda w: (w.ids["agent_pk"], MISSING_INT),  # the coaching scorecard pages
+    "team_id": lambda w: (w.ids["team_pk"], MISSING_INT),
 }
 
 
@@ -218,12 +224,42 @@ def seed_owner(world: World) -> None:
     w.send("POST", f"agents/{OWNER_REF}/points/adjustments", {"points": 5, "reason": MARK})
     redemption = w.send("POST", "redemptions", {"agent": OWNER_REF, "reward": reward["id"]})
     w.ids["redemption_id"] = redemption["id"]
+    goal = w.send(
+        "POST",
+        "goals",
+        {"name": f"{MARK} goal", "kpi": "aht", "op": "<=", "target": 300, "period": "week",
+         "scope": {"agent": OWNER_REF}},
+    )  # fmt: skip
+    w.ids["goal_id"] = goal["id"]
+    alert_rule = w.send(
+        "POST",
+        "alert-rules",
+        {"name": f"{MARK} alert", "kind": "exceeds", "kpi": "aht", "percent": 20, "periods": 2,
+         "period": "day", "cooldown_minutes": 240},
+    )  # fmt: skip
+    w.ids["alert_rule_id"] = alert_rule["id"]
+    w.send("PATCH", "coaching/settings", {"close_band_percent": 5})
+    endpoint = w.send(
+        "POST",
+        "webhooks",
+        {"url": f"https://{OWNER_REF}.example.com/hook", "events": ["badge.awarded"]},
+    )
+    w.ids["endpoint_id"] = endpoint["id"]
     # what only the admin or the periodic jobs make
     from gamify.game.models import GameSettings, PeriodClose
     from gamify.wallet.models import ConversionRule
 
     GameSettings.objects.get_or_create(tenant=w.owner)
     ConversionRule.objects.get_or_create(tenant=w.owner, defaults={"points_per_coin": 10})
+    from gamify.webhooks.models import Delivery
+    from gamify.widgets.models import WidgetSettings
+
+    WidgetSettings.objects.get_or_create(tenant=w.owner)
+
+    w.ids["delivery_id"] = Delivery.objects.create(
+        tenant=w.owner, endpoint_id=endpoint["id"], event_type="ping",
+        payload={"note": MARK}, status=Delivery.Status.FAILED, next_attempt_at=timezone.now(),
+    ).pk  # fmt: skip
     PeriodClose.objects.create(
         tenant=w.owner, period="day", start=datetime(2026, 1, 1, tzinfo=UTC).date(),
         finalized_at=timezone.now(),
@@ -234,6 +270,7 @@ def seed_owner(world: World) -> None:
 
     agent = Agent.objects.get(tenant=w.owner, external_id=OWNER_REF)
     w.ids["agent_pk"] = agent.pk
+    w.ids["team_pk"] = agent.team_id
     w.ids["agent_content_type"] = ContentType.objects.get_for_model(Agent).pk
 
 

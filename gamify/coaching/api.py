@@ -498,32 +498,32 @@ class AlertRuleListApi(TenantAPIView):
 
 
 class AlertRuleDetailApi(TenantAPIView):
-    def _rule(self, rule_id: int) -> AlertRule:
+    def _rule(self, alert_rule_id: int) -> AlertRule:
         return get_for_tenant_or_404(
-            AlertRule.objects, self.tenant, f"No alert rule {rule_id}.", pk=rule_id
+            AlertRule.objects, self.tenant, f"No alert rule {alert_rule_id}.", pk=alert_rule_id
         )
 
     @extend_schema(
         operation_id="alert_rules_retrieve", responses={200: AlertRuleOutput, **problems(404)}
     )
-    def get(self, request: Request, rule_id: int) -> Response:
-        return Response(AlertRuleOutput(self._rule(rule_id)).data)
+    def get(self, request: Request, alert_rule_id: int) -> Response:
+        return Response(AlertRuleOutput(self._rule(alert_rule_id)).data)
 
     @extend_schema(
         operation_id="alert_rules_update",
         request=AlertRuleInput,
         responses={200: AlertRuleOutput, **problems(400, 404)},
     )
-    def patch(self, request: Request, rule_id: int) -> Response:
-        rule = self._rule(rule_id)
+    def patch(self, request: Request, alert_rule_id: int) -> Response:
+        rule = self._rule(alert_rule_id)
         data = AlertRuleInput(data=request_data(request), partial=True)
         data.is_valid(raise_exception=True)
         rule = services.alert_rule_update(rule=rule, changes=data.validated_data)
         return Response(AlertRuleOutput(rule).data)
 
     @extend_schema(operation_id="alert_rules_delete", responses={204: None, **problems(404)})
-    def delete(self, request: Request, rule_id: int) -> Response:
-        services.alert_rule_delete(rule=self._rule(rule_id))
+    def delete(self, request: Request, alert_rule_id: int) -> Response:
+        services.alert_rule_delete(rule=self._rule(alert_rule_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
