@@ -314,6 +314,12 @@ def redis_memory(redis: Redis) -> str:
     return f"used_memory {info['used_memory'] / 2**20:.1f} MiB, {client.dbsize()} keys"
 
 
+def raw_events(database_url: str) -> int:
+    with psycopg.connect(database_url) as db:
+        row = db.execute("SELECT count(*) FROM kpis_rawevent").fetchone()
+    return int(row[0]) if row else 0
+
+
 def pending(conn: http.client.HTTPConnection, key: str) -> int:
     status, body, _ = request(conn, "GET", "/api/v1/ingest/status",
                               {"Authorization": f"Bearer {key}"})  # fmt: skip
@@ -364,8 +370,8 @@ def main() -> None:
         tokens: list[tuple[str, str]] = []
         for a in range(args.agents):
             agent = f"soak-{a:04d}"
-            body = json.dumps({"display_name": f"Agent {a}", "team": f"soak-team-{a % 10}"})
-            request(conn, "PUT", f"/api/v1/agents/{agent}", auth, body.encode())
+            person = {"display_name": f"Agent {a}", "team": f"soak-team-{a % 10}"}
+            request(conn, "PUT", f"/api/v1/agents/{agent}", auth, json.dumps(person).encode())
         for w in range(args.widgets):
             agent = f"soak-{w % args.agents:04d}"
             body = json.dumps({"agent": agent, "ttl_seconds": 3600}).encode()
@@ -391,8 +397,7 @@ def main() -> None:
                   flush=True)  # fmt: skip
             wait_until(lambda: pending(conn, key) == 0, timeout=180, what="the burst applied")
         rate = ceiling / 2
-        with psycopg.connect(database_url) as db:
-            before = db.execute("SELECT count(*) FROM kpis_rawevent").fetchone()[0]
+        before = raw_events(database_url)
 
         # --- the soak ---------------------------------------------------------------------
         print(f"soak: {args.minutes:g} min; events at {rate:,.0f}/s (half the ceiling), "
@@ -474,8 +479,7 @@ def main() -> None:
             drain_seconds = time.monotonic() - drain_started
         rss_end = rss(stack, redis)
         redis_end = redis_memory(redis)
-        with psycopg.connect(database_url) as db:
-            stored = db.execute("SELECT count(*) FROM kpis_rawevent").fetchone()[0] - before
+        stored = raw_events(database_url) - before
     finally:
         if status_conn:
             status_conn.close()

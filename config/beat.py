@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 RETRY_SECONDS = (0.5, 1, 2, 5)
 
 
-class WaitingDatabaseScheduler(DatabaseScheduler):  # type: ignore[misc]
+class WaitingDatabaseScheduler(DatabaseScheduler):
     """`DatabaseScheduler` that waits for the database before its first read of the schedule.
 
     Waiting comes first, rather than retrying the read: that read swallows some database
