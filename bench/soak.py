@@ -34,6 +34,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -216,8 +217,8 @@ def widget_loop(port: int, tokens: list[tuple[str, str]], interval: float, threa
             with lock:
                 at, n = heapq.heappop(due)
                 heapq.heappush(due, (at + interval, n))
-            if at >= deadline:
-                return
+            if at >= deadline or time.monotonic() >= deadline:
+                return  # polls fallen behind are dropped at the deadline, not caught up
             time.sleep(max(0.0, at - time.monotonic()))
             agent, token = tokens[n]
             for name, template in WIDGET_REQUESTS:
@@ -314,6 +315,11 @@ def redis_memory(redis: Redis) -> str:
     return f"used_memory {info['used_memory'] / 2**20:.1f} MiB, {client.dbsize()} keys"
 
 
+def board_live(conn: http.client.HTTPConnection, key: str, path: str) -> bool:
+    _, _, response = request(conn, "GET", path, {"Authorization": f"Bearer {key}"})
+    return response.getheader("X-Gamify-Source") == "live"
+
+
 def raw_events(database_url: str) -> int:
     with psycopg.connect(database_url) as db:
         row = db.execute("SELECT count(*) FROM kpis_rawevent").fetchone()
@@ -403,6 +409,17 @@ def main() -> None:
         print(f"soak: {args.minutes:g} min; events at {rate:,.0f}/s (half the ceiling), "
               f"{args.readers} readers (think {args.think} s), {len(tokens)} widgets every "
               f"{args.widget_interval:g} s", flush=True)  # fmt: skip
+        # Warm-up: every board the clients read is read once (and so filled in Redis, to be
+        # kept live from then on) and every widget polls once, so that the start figures are
+        # those of a running system, not of one about to fill its boards and rate windows.
+        for metric in ["points", *KPIS]:
+            for period in ("day", "week", "month"):
+                path = f"/api/v1/leaderboards?metric={metric}&period={period}"
+                wait_until(partial(board_live, conn, key, path), timeout=60, what=path)
+        for agent, token in tokens:
+            for _, template in WIDGET_REQUESTS:
+                request(conn, "GET", template.format(agent=agent),
+                        {"Authorization": f"Bearer {token}"})  # fmt: skip
         rss_start = rss(stack, redis)
         redis_start = redis_memory(redis)
         queue: Any = multiprocessing.Queue()
