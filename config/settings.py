@@ -175,8 +175,8 @@ CELERY_TASK_ROUTES = [
     }
 ]
 # django-celery-beat's database scheduler, which waits for the database when it starts
-# (config/beat.py).
-CELERY_BEAT_SCHEDULER = "config.beat:WaitingDatabaseScheduler"
+# (core/beat.py).
+CELERY_BEAT_SCHEDULER = "core.beat:WaitingDatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 # The periodic jobs: registered once here, run by `celery -A config beat` in production and
 # by `manage.py run_periodic` in the embedded default.

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import connection
 
 from accounts.models import Agent, Tenant
+from core.locks import APPLY_LOCK
 from gamify.game.models import AgentDayPoints, AgentGameState, BadgeAward, PointAward
 from gamify.game.services import game_rebuild
 from gamify.leaderboards.boards import plain_number, rank, standings
@@ -94,8 +95,6 @@ def agent_ids(tenant: Tenant) -> dict[str, int]:
 
 def apply_lock_holder(tenant: Tenant) -> int | None:
     """The PostgreSQL backend holding the tenant's apply lock (a worker applying), if any."""
-    from accounts.locks import APPLY_LOCK
-
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
