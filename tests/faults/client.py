@@ -18,6 +18,8 @@ class Api:
     key: str
     slug: str
 
+    last_status: dict[str, Any] | None = None
+
     def __post_init__(self) -> None:
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {self.key}"
@@ -50,7 +52,7 @@ class Api:
 
     def settled(self) -> bool:
         """Nothing pending, nothing set aside, no recompute owed."""
-        status = self.status()
+        status = self.last_status = self.status()
         return status["pending"] == 0 and status["failed"] == 0 and not status["recomputing"]
 
     def board(self, metric: str, period: str = "day") -> requests.Response:
@@ -79,4 +81,6 @@ def wait_for(check: Any, *, timeout: float, what: str, every: float = 0.25) -> A
         except (requests.ConnectionError, requests.Timeout) as exc:
             last = exc
         time.sleep(every)
+    if last is False and hasattr(getattr(check, "__self__", None), "last_status"):
+        last = check.__self__.last_status  # what the API said when we gave up
     raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")

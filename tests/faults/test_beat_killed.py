@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
 from accounts.models import Tenant
@@ -79,8 +80,9 @@ def test_beat_killed_and_restarted_finalizes_each_period_and_contest_once(
     # 3 minutes, and a killed one never does): each beat started from now on finds every task
     # overdue and sends it at once — again and again, as a crash-looping beat would.
     first = stack.start_beat(tmp_path / "beat-first.log")
-    wait_for(lambda: PeriodicTask.objects.filter(name="finalize-periods").exists(),
-             timeout=60, what="beat to store its schedule")  # fmt: skip
+    schedule = set(settings.CELERY_BEAT_SCHEDULE)
+    wait_for(lambda: schedule <= set(PeriodicTask.objects.values_list("name", flat=True)),
+             timeout=60, what="beat to store its whole schedule")  # fmt: skip
     stack.kill(first)
     PeriodicTask.objects.update(last_run_at=datetime.now(UTC) - timedelta(hours=1))
     PeriodicTasks.update_changed()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,6 +49,17 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def stop(stack: Stack, worker: Any) -> None:
+    """A warm shutdown (the worker finishes its task first), bounded: killed after 90 s."""
+    stack.processes.remove(worker)
+    worker.terminate()
+    try:
+        worker.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=15)
+
+
 def post_round(api: Api, prefix: str, now: datetime, handled: Counter[tuple[str, str]]) -> None:
     """BATCHES batches over AGENTS agents in the last hour; counts the contacts handled per
     agent and UTC day into `handled`."""
@@ -64,10 +76,15 @@ def post_round(api: Api, prefix: str, now: datetime, handled: Counter[tuple[str,
         assert body["accepted"] == PER_BATCH, body
 
 
-def catch_applying(tenant: Tenant, *, timeout: float = 60) -> None:
-    """Return while a worker holds the tenant's apply lock: mid-batch."""
-    wait_for(lambda: apply_lock_holder(tenant), timeout=timeout, what="a worker applying",
-             every=0.01)  # fmt: skip
+def catch_applying(tenant: Tenant, worker: int, *, timeout: float = 90) -> int:
+    """Return while the worker's pool process holds the tenant's apply lock (mid-batch): the
+    pool process's pid."""
+
+    def applying() -> int | None:
+        pool = children(worker)
+        return pool[0] if len(pool) == 1 and apply_lock_holder(tenant) else None
+
+    return int(wait_for(applying, timeout=timeout, what="the worker applying", every=0.01))
 
 
 def test_worker_killed_mid_batch_applies_every_event_exactly_once(
@@ -106,9 +123,7 @@ def test_worker_killed_mid_batch_applies_every_event_exactly_once(
         assert api.board(metric).status_code == 200
     worker = stack.start_worker(queues=None, prefork=True)
     wait_for(api.settled, timeout=60, what="the configuration to be applied")
-    stack.processes.remove(worker)
-    worker.terminate()
-    worker.wait(timeout=30)
+    stop(stack, worker)
 
     now = datetime.now(UTC).replace(microsecond=0)
     handled: Counter[tuple[str, str]] = Counter()
@@ -117,18 +132,15 @@ def test_worker_killed_mid_batch_applies_every_event_exactly_once(
 
     # 1. The pool process dies mid-batch; its parent puts the task back and a new one applies.
     worker = stack.start_worker(queues=None, prefork=True)
-    catch_applying(tenant)
-    [pool] = children(worker.pid)
+    pool = catch_applying(tenant, worker.pid)
     os.kill(pool, signal.SIGKILL)
     wait_for(api.settled, timeout=120, what="the requeued task to apply every batch")
 
     # 2. The whole worker dies mid-batch; a new worker and beat's sweeper finish the work.
-    stack.processes.remove(worker)
-    worker.terminate()
-    worker.wait(timeout=30)
+    stop(stack, worker)
     post_round(api, "r2", now, handled)
     worker = stack.start_worker(queues=None, prefork=True)
-    catch_applying(tenant)
+    catch_applying(tenant, worker.pid)
     stack.kill(worker)
     stack.start_worker(queues=None)
     stack.start_beat()
