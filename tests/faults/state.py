@@ -17,6 +17,7 @@ from gamify.game.services import game_rebuild
 from gamify.leaderboards.boards import plain_number, rank, standings
 from gamify.leaderboards.service import current_periods, period_board
 from gamify.wallet.models import LedgerEntry, Wallet
+from kpis.ingest.rebuild import buckets_rebuild
 from kpis.models import (
     AgentDay,
     AgentHour,
@@ -25,7 +26,6 @@ from kpis.models import (
     TeamHour,
     TeamMetricHour,
 )
-from kpis.services.ingestion import buckets_rebuild
 
 BUCKETS = (AgentHour, TeamHour, AgentDay, TeamDay, AgentMetricHour, TeamMetricHour)
 
