@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -132,8 +135,96 @@ class Redis:
     def stop(self) -> None:
         if self.process:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
             self.process = None
+
+
+class Postgres:
+    """A throw-away PostgreSQL cluster (initdb in a temporary folder, its own port and socket)
+    that fault tests may stop, kill and restart — never the shared server on 5432.
+
+    As root (CI containers), the server runs as the `postgres` user, which initdb requires.
+    The folder lives under /tmp with a short name: a Unix socket's path is limited to 107 bytes.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="gamify-pg-"))
+        self.data = self.dir / "data"
+        self.log = self.dir / "server.log"
+        self.initialized = False
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *args: str, timeout: float = 60) -> None:
+        prefix: list[str] = []
+        if os.geteuid() == 0:
+            prefix = ["runuser", "-u", "postgres", "--"]
+        subprocess.run(
+            [*prefix, *args], check=True, timeout=timeout, capture_output=True, cwd=self.dir
+        )
+
+    def _binary(self, name: str) -> str:
+        found = shutil.which(name)
+        if found:
+            return found
+        candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+        if not candidates:
+            raise FileNotFoundError(f"{name}: no PostgreSQL server binaries on this machine")
+        return str(candidates[-1])
+
+    def start(self) -> None:
+        if not self.initialized:
+            if os.geteuid() == 0:
+                shutil.chown(self.dir, "postgres")
+            self._run(self._binary("initdb"), "-D", str(self.data), "-U", "postgres",
+                      "--auth=trust", "--no-sync")  # fmt: skip
+            self.initialized = True
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(self._binary("pg_ctl"), "-D", str(self.data), "-o", options,
+                  "-l", str(self.log), "-w", "-t", "60", "start", timeout=90)  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast` ends every session at once (clients see their connection terminated)."""
+        self._run(self._binary("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60",
+                  "stop", timeout=90)  # fmt: skip
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def postmaster_pid(self) -> int | None:
+        try:
+            return int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def destroy(self) -> None:
+        """Stop the server however it is (immediate mode, then SIGKILL) and delete its files."""
+        try:
+            if self.postmaster_pid():
+                self.stop("immediate")
+        except (subprocess.SubprocessError, OSError):
+            pid = self.postmaster_pid()
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Stack:
@@ -190,10 +281,19 @@ class Stack:
         )
 
     def start_worker(
-        self, *, concurrency: int = 1, queues: str | None = "default,ingest,game,webhooks"
+        self,
+        *,
+        concurrency: int = 1,
+        queues: str | None = "default,ingest,game,webhooks",
+        prefork: bool = False,
     ) -> subprocess.Popen[bytes]:
-        """A Celery worker; `queues=None` starts it the plain way, without -Q."""
-        pool = ["--pool", "solo"] if concurrency == 1 else ["--concurrency", str(concurrency)]
+        """A Celery worker; `queues=None` starts it the plain way, without -Q. One process
+        (`--pool solo`) unless `concurrency` > 1 or `prefork`: then a parent and its pool."""
+        pool = (
+            ["--pool", "solo"]
+            if concurrency == 1 and not prefork
+            else ["--concurrency", str(concurrency)]
+        )
         process = subprocess.Popen(
             [
                 str(VENV_BIN / "celery"),
@@ -212,15 +312,55 @@ class Stack:
             ],
             cwd=ROOT,
             env=self.env,
+            start_new_session=True,  # its own process group: kill() takes its pool with it
         )
         self.processes.append(process)
         return process
 
+    def start_beat(self, log: Path | None = None) -> subprocess.Popen[bytes]:
+        """`celery -A config beat` (django-celery-beat's database scheduler), logging at INFO
+        to `log` when given, so that a test can count what it sent."""
+        output = open(log, "ab") if log else None  # noqa: SIM115 - the child keeps it open
+        process = subprocess.Popen(
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "config",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--pidfile",
+                "",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+        )
+        if output:
+            output.close()
+        self.processes.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGKILL to the process and its process group (a worker's pool): no cleanup, no
+        ack, no goodbye — what an OOM kill or a lost machine does."""
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            process.send_signal(signal.SIGKILL)
+        process.wait(timeout=15)
+        self.processes.remove(process)
+
     def stop(self) -> None:
         for process in self.processes:
-            process.terminate()
+            if process.poll() is None:
+                process.terminate()
         for process in self.processes:
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait(timeout=15)
+        self.processes.clear()

@@ -174,7 +174,9 @@ CELERY_TASK_ROUTES = [
         "gamify.*": {"queue": "game"},
     }
 ]
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's database scheduler, which waits for the database when it starts
+# (core/beat.py).
+CELERY_BEAT_SCHEDULER = "core.beat:WaitingDatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 # The periodic jobs: registered once here, run by `celery -A config beat` in production and
 # by `manage.py run_periodic` in the embedded default.

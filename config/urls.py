@@ -15,6 +15,9 @@ HOT = ("event-ingest", "leaderboard")
 _all = [*accounts_urls.urlpatterns, *kpis_urls.urlpatterns, *gamify_urls.urlpatterns]
 api_v1 = sorted(_all, key=lambda route: route.name not in HOT)  # stable: the rest keep order
 
+# An error that escapes a middleware: a database outage is a 503 with Retry-After there too.
+handler500 = "core.api.problems.server_error"
+
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

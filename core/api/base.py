@@ -182,7 +182,8 @@ def problems(*codes: int) -> dict[Any, Any]:
     media type they are sent with (application/problem+json)."""
     from drf_spectacular.utils import OpenApiResponse
 
-    common = (401, 403, 429)
+    # 503: the database is unavailable for a moment (with Retry-After), on any operation.
+    common = (401, 403, 429, 503)
     return {
         (code, PROBLEM_CONTENT_TYPE): OpenApiResponse(
             ProblemSerializer, description=f"problem+json ({code})"

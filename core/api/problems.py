@@ -7,19 +7,26 @@ Three places produce errors, and all three answer `application/problem+json`:
   `exception_handler` too;
 * anything that escapes a view (a bug) or never reaches one (an unknown URL, a body over the
   size limit): `ProblemDetailsMiddleware`.
+
+A database that cannot be reached (restarting, failing over, refusing connections) is not the
+request's fault nor a bug: wherever it surfaces it is a 503 with `Retry-After`, so clients
+retry instead of giving up on a 500 (`database_unavailable`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -83,6 +90,34 @@ class Problem(exceptions.APIException):
         self.extra = dict(extra or {})
 
 
+class DatabaseUnavailable(Problem):
+    """503: the database could not be reached or dropped the connection; try again soon."""
+
+    status_code = 503
+    slug = "database-unavailable"
+    title = "Service unavailable"
+
+
+# How long a client should wait before sending again after a database outage: PostgreSQL
+# restarts and fails over in a few seconds; a shorter wait only adds load while it comes back.
+DATABASE_RETRY_AFTER_SECONDS = 3
+# Errors of the connection or the server, not of the query a request made (psycopg's
+# OperationalError covers refused and dropped connections, an administrator's shutdown,
+# a server starting up, a statement cancelled; InterfaceError a connection already closed).
+DATABASE_DOWN: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+
+
+def database_unavailable(exc: Exception) -> DatabaseUnavailable:
+    """The problem a database outage becomes (logged once, without a traceback: it is not a
+    bug, and an outage would otherwise flood the logs)."""
+    log.warning("Database unavailable: %s: %s", type(exc).__name__, str(exc).strip()[:300])
+    return DatabaseUnavailable(
+        "The database is unavailable for a moment. Send the request again after Retry-After "
+        "seconds (events are idempotent by event_id; other writes take an Idempotency-Key).",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def problem_body(
     status_code: int,
     detail: str,
@@ -117,6 +152,19 @@ def problem_response(status_code: int, detail: str, **kwargs: Any) -> HttpRespon
     return response
 
 
+def problem_of(problem: Problem) -> HttpResponse:
+    """A `Problem` as a plain Django response (outside DRF)."""
+    return problem_response(
+        problem.status_code,
+        str(problem.detail),
+        slug=problem.slug,
+        title=problem.title,
+        errors=problem.errors,
+        extra=problem.extra,
+        headers=problem.headers,
+    )
+
+
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     """DRF's nested error structure as {"field.sub.0": [messages]}."""
     out: dict[str, list[str]] = {}
@@ -144,6 +192,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge()
+    elif isinstance(exc, DATABASE_DOWN):
+        exc = database_unavailable(exc)
     if isinstance(exc, ApplicationError):
         set_rollback()
         code = exc.status_code
@@ -252,5 +302,28 @@ class ProblemDetailsMiddleware:
             return problem_response(413, str(RequestTooLarge.default_detail))
         if isinstance(exception, Http404):
             return problem_response(404, "Not found.")
+        if isinstance(exception, DATABASE_DOWN):
+            return problem_of(database_unavailable(exception))
         log.exception("Unhandled error serving %s %s", request.method, request.path)
         return problem_response(500, "An unexpected error occurred; it has been logged.")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """`handler500`: what escaped a middleware rather than a view (a view's error is answered
+    above). A database outage is a 503 with Retry-After there too — on the admin and widget
+    pages as on /api/ — and anything else the usual 500."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DATABASE_DOWN):
+        problem = database_unavailable(exc)
+        if ProblemDetailsMiddleware.is_api(request):
+            return problem_of(problem)
+        response = HttpResponse(
+            "<!doctype html><title>Service unavailable</title>"
+            "<h1>Service unavailable</h1><p>Please try again in a few seconds.</p>",
+            status=503,
+        )
+        response["Retry-After"] = problem.headers["Retry-After"]
+        return response
+    if ProblemDetailsMiddleware.is_api(request):
+        return problem_response(500, "An unexpected error occurred; it has been logged.")
+    return defaults.server_error(request)
