@@ -13,8 +13,8 @@ Nothing absent from the document is deleted.
 
 A section is a name, an `export(tenant)` and an `apply(tenant, value, errors)`;
 gamify/game_templates/sections.py holds the built-in ones, registered when the app is ready.
-`register_section` adds another (say, the coaching engineer's alert rules: one export and one
-apply function, registered after "kpis") without touching the others.
+`register_section` adds another (one export and one apply function) without touching the
+others; alert rules (gamify.coaching) are one such section, built in.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from accounts.models import Tenant
 from core.errors import InvalidInputError
+from gamify.coaching import services as coaching
+from gamify.coaching.models import AlertRule
 from gamify.contests import services as contests
 from gamify.contests.models import Contest
 from gamify.game import services as game
@@ -359,6 +361,40 @@ def contest_templates_apply(tenant: Tenant, value: list[Any], errors: Errors) ->
     return done
 
 
+# --- alert rules ----------------------------------------------------------------------------
+def alert_rules_export(tenant: Tenant) -> list[dict[str, Any]]:
+    rules = AlertRule.objects.for_tenant(tenant).order_by("name", "id")
+    return [
+        {
+            name: number(getattr(rule, name))
+            if name in ("percent", "min_volume")
+            else getattr(rule, name)
+            for name in coaching.RULE_FIELDS
+        }
+        for rule in rules
+    ]
+
+
+def alert_rules_apply(tenant: Tenant, value: list[Any], errors: Errors) -> int:
+    """By name, like point rules: a rule of the same name is updated, others are created."""
+    done = 0
+    existing = {r.name: r for r in AlertRule.objects.for_tenant(tenant)}
+    for path, item in _items(value, "alert_rules", errors):
+        if _unknown(path, item, set(coaching.RULE_FIELDS), errors):
+            continue
+        with errors.item(path):
+            values = {k: item[k] for k in coaching.RULE_FIELDS if k in item}
+            rule = existing.get(str(item.get("name")))
+            if rule is not None:
+                coaching.alert_rule_update(rule=rule, changes=values)
+            else:
+                existing[str(item.get("name"))] = coaching.alert_rule_create(
+                    tenant=tenant, values=values
+                )
+            done += 1
+    return done
+
+
 BUILTIN = (
     Section("kpis", kpis_export, kpis_apply),
     Section("interaction_settings", settings_export, settings_apply, dict),
@@ -367,4 +403,5 @@ BUILTIN = (
     Section("badges", badges_export, badges_apply),
     Section("rewards", rewards_export, rewards_apply),
     Section("contest_templates", contest_templates_export, contest_templates_apply),
+    Section("alert_rules", alert_rules_export, alert_rules_apply),
 )

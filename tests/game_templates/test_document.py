@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import Tenant
 from accounts.services import tenant_create
+from gamify.coaching.models import AlertRule
 from gamify.contests.models import Contest
 from gamify.game.models import Badge, Level, PointRule
 from gamify.game_templates.document import bundled_document, game_export
@@ -28,10 +29,19 @@ def counts(tenant: Tenant) -> dict[str, int]:
         "rewards": Reward.objects.for_tenant(tenant).count(),
         "contests": Contest.objects.for_tenant(tenant).filter(status="draft").count(),
         "kpis": Kpi.objects.for_tenant(tenant).count(),
+        "alert_rules": AlertRule.objects.for_tenant(tenant).count(),
     }
 
 
-EMPTY = {"rules": 0, "levels": 0, "badges": 0, "rewards": 0, "contests": 0, "kpis": 0}
+EMPTY = {
+    "rules": 0,
+    "levels": 0,
+    "badges": 0,
+    "rewards": 0,
+    "contests": 0,
+    "kpis": 0,
+    "alert_rules": 0,
+}
 
 
 def test_create_tenant_from_the_contact_center_starter(capsys):
@@ -45,6 +55,7 @@ def test_create_tenant_from_the_contact_center_starter(capsys):
         "rewards": 4,
         "contests": 1,
         "kpis": 2,
+        "alert_rules": 2,
     }
     contest = Contest.objects.get(tenant=tenant)
     assert contest.recurrence == "weekly"
@@ -98,7 +109,19 @@ def test_export_import_into_an_empty_tenant_export_gives_the_same_document(
         ).status_code
         == 200
     )
+    alert = api.post(
+        "/api/v1/alert-rules",
+        {"name": "Upsell star", "kind": "exceeds", "kpi": "upsells", "percent": 12.5,
+         "periods": 3, "period": "week", "min_volume": 4, "cooldown_minutes": 60},
+        format="json",
+    )  # fmt: skip
+    assert alert.status_code == 201, alert.content
     first = api.get("/api/v1/game/export").json()
+    assert first["alert_rules"][-1] == {
+        "name": "Upsell star", "kind": "exceeds", "basis": "team_average", "kpi": "upsells",
+        "percent": 12.5, "periods": 3, "period": "week", "min_volume": 4,
+        "cooldown_minutes": 60, "active": True,
+    }  # fmt: skip
     assert [k["code"] for k in first["kpis"]] == ["csat", "fcr", "upsells"]
     assert first["interaction_settings"]["threshold_seconds"] == 30
 
@@ -112,6 +135,7 @@ def test_export_import_into_an_empty_tenant_export_gives_the_same_document(
     assert outsider_api.post("/api/v1/game/import", first, format="json").status_code == 200
     assert outsider_api.get("/api/v1/game/export").json() == first
     assert counts(outsider)["rules"] == 7
+    assert counts(outsider)["alert_rules"] == 3
 
 
 def test_an_unknown_kpi_is_a_400_naming_its_path_and_nothing_is_applied(api, tenant):
