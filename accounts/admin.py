@@ -212,10 +212,28 @@ class TenantTimesAdmin(admin.ModelAdmin[Any]):
         return form
 
 
+class TenantListFilter(admin.RelatedFieldListFilter):
+    """The tenant filter offers the user's tenants only: Django's would list every tenant's
+    name to a manager of one."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> Any:
+        choices = super().field_choices(field, request, model_admin)
+        if request.user.is_superuser:
+            return choices
+        allowed = tenant_ids(request)
+        return [(pk, label) for pk, label in choices if pk in allowed]
+
+
 class TenantScopedAdmin(TenantTimesAdmin):
     """Admin for a model with a `tenant` foreign key."""
 
     tenant_path = "tenant"
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        return [
+            (name, TenantListFilter) if name == "tenant" else name
+            for name in super().get_list_filter(request)
+        ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)
