@@ -15,7 +15,7 @@ from accounts.audit.models import AuditEntry
 from accounts.models import Membership
 from accounts.services import agent_upsert, team_upsert
 from gamify.activity.models import Activity
-from gamify.game.models import PointAdjustment
+from gamify.game.models import BadgeAward, PointAdjustment
 from gamify.wallet.models import LedgerEntry, Wallet
 from tests.game.support import call, ingest, local, make_badge, make_rule
 
@@ -225,3 +225,36 @@ def test_another_tenants_manager_gets_nothing(client, staff, tenant, outsider, a
 def test_grant_and_adjust_only_take_posts(client, staff, tenant, agent):
     client.force_login(staff(tenant))
     assert client.get(f"/admin/accounts/agent/{agent.pk}/grant/").status_code == 405
+
+
+def test_the_pages_queries_do_not_grow_with_badges_or_members(
+    client, staff, tenant, agent, team, count_queries
+):
+    badge = make_badge(tenant, "daily", {"kind": "points", "points": 1}, repeatable=True)
+    client.force_login(staff(tenant))
+
+    def award(count: int, offset: int) -> None:
+        for n in range(count):
+            who, _ = agent_upsert(
+                tenant=tenant,
+                external_id=f"m{offset + n}",
+                display_name=f"Member {offset + n}",
+                team_external_id="t1",
+            )
+            for target in (agent, who):
+                BadgeAward.objects.get_or_create(
+                    tenant=tenant,
+                    badge=badge,
+                    agent=target,
+                    period_key=f"2026-11-{offset + n:02d}",
+                    defaults={"awarded_at": NOW},
+                )
+
+    award(1, 1)
+    pages = (f"/admin/accounts/agent/{agent.pk}/change/", f"/admin/accounts/team/{team.pk}/change/")
+    for url in pages:
+        client.get(url)  # warm: the session and the caches of a first request
+    few = [count_queries(lambda url=url: client.get(url)) for url in pages]
+    award(25, 2)
+    many = [count_queries(lambda url=url: client.get(url)) for url in pages]
+    assert many == few, (few, many)
