@@ -18,8 +18,9 @@ from tests.game.support import call, ingest, local
 
 pytestmark = pytest.mark.django_db
 
-# What of the tenant must never reach the outsider: names of its people and game.
-OURS = ("Ann Lee", "Acme Support", "Tier 1", "Per contact", "Secret lunch", "Ace agent", "a1")
+# What of the tenant must never reach the outsider: names of its people and game (not the
+# agent's id "a1": two characters turn up by chance in a page's CSRF token).
+OURS = ("Ann Lee", "Acme Support", "Tier 1", "Per contact", "Secret lunch", "Ace agent")
 
 
 @pytest.fixture
