@@ -214,6 +214,18 @@ class TenantTimesAdmin(admin.ModelAdmin[Any]):
         return form
 
 
+class TenantListFilter(admin.RelatedFieldListFilter):
+    """The tenant filter offers the user's tenants only: Django's would list every tenant's
+    name to a manager of one."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> Any:
+        choices = super().field_choices(field, request, model_admin)
+        if request.user.is_superuser:
+            return choices
+        allowed = tenant_ids(request)
+        return [(pk, label) for pk, label in choices if pk in allowed]
+
+
 class TenantScopedAdmin(TenantTimesAdmin):
     """Admin for a model with a `tenant` foreign key."""
 
@@ -233,7 +245,9 @@ class TenantScopedAdmin(TenantTimesAdmin):
         """
         filters: list[Any] = []
         for entry in super().get_list_filter(request):
-            if isinstance(entry, str) and self._is_relation(entry):
+            if entry == "tenant":
+                entry = (entry, TenantListFilter)
+            elif isinstance(entry, str) and self._is_relation(entry):
                 entry = (entry, admin.RelatedOnlyFieldListFilter)
             filters.append(entry)
         return filters

@@ -7,13 +7,15 @@ import json
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
-from accounts.admin import ReadOnlyAdmin, TenantScopedAdmin, problem_message
+from accounts.admin import ReadOnlyAdmin, TenantScopedAdmin, problem_message, tenant_ids
 from accounts.models import Tenant
 from core.errors import ApplicationError
-from gamify.game import services
+from gamify.game import admin_pages, services
 from gamify.game.models import (
     Badge,
     BadgeAward,
@@ -27,6 +29,7 @@ from gamify.game.models import (
 from kpis.catalogue import kpi_choices
 
 BLANK = [("", "---------")]
+__all__ = ["admin_pages"]  # imported for its registrations: the agent and team pages' panels
 
 
 def agent_kpi_choices(tenant: Tenant | None) -> list[tuple[str, str]]:
@@ -268,6 +271,36 @@ class LevelAdmin(TenantScopedAdmin):
         rows = services.levels_replace(tenant=obj.tenant, levels=[table[n] for n in sorted(table)])
         obj.pk = next(r.pk for r in rows if r.number == obj.number)
 
+    def _without(self, request: HttpRequest, levels: list[Level]) -> bool:
+        """Store each tenant's table without `levels` through the service; False (and say
+        why) when what is left is not a valid table (a gap in the numbers)."""
+        by_tenant = {lv.tenant_id: lv.tenant for lv in levels}
+        gone = {lv.pk for lv in levels}
+        for tenant in by_tenant.values():
+            rest = [
+                {"number": lv.number, "name": lv.name, "min_points": lv.min_points}
+                for lv in Level.objects.for_tenant(tenant).order_by("number")
+                if lv.pk not in gone
+            ]
+            try:
+                services.levels_replace(tenant=tenant, levels=rest)
+            except ApplicationError as exc:
+                messages.error(request, f"Not deleted — {problem_message(exc)}")
+                setattr(request, "_gamify_level_kept", True)  # noqa: B010 - for response_delete
+                return False
+        return True
+
+    def delete_model(self, request: HttpRequest, obj: Level) -> None:
+        self._without(request, [obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        self._without(request, list(queryset.select_related("tenant")))
+
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> HttpResponse:
+        if getattr(request, "_gamify_level_kept", False):
+            return HttpResponseRedirect(reverse("admin:game_level_changelist"))
+        return super().response_delete(request, obj_display, obj_id)
+
 
 @admin.register(PointAward)
 class PointAwardAdmin(ReadOnlyAdmin):
@@ -310,3 +343,15 @@ class GameSettingsForm(forms.ModelForm[GameSettings]):
 class GameSettingsAdmin(TenantScopedAdmin):
     form = GameSettingsForm
     list_display = ["tenant", "grace_minutes"]
+
+    def save_model(self, request: HttpRequest, obj: GameSettings, form: Any, change: bool) -> None:
+        if not request.user.is_superuser and obj.tenant_id not in tenant_ids(request, write=True):
+            raise PermissionDenied
+        services.game_settings_set(tenant=obj.tenant, grace_minutes=obj.grace_minutes)
+
+    def delete_model(self, request: HttpRequest, obj: GameSettings) -> None:
+        services.game_settings_delete(tenant=obj.tenant)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for row in queryset.select_related("tenant"):
+            services.game_settings_delete(tenant=row.tenant)

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit.services import audit_record, snapshot
 from accounts.models import Agent, Tenant
 from core.errors import ConflictError, InvalidInputError
 from core.ids import MAX_ID
@@ -31,6 +32,7 @@ from gamify.game.engine import (
 from gamify.game.models import (
     AgentDayPoints,
     Badge,
+    GameSettings,
     Level,
     PointAdjustment,
     PointAward,
@@ -168,6 +170,14 @@ def point_rule_create(*, tenant: Tenant, values: Mapping[str, Any]) -> PointRule
         rule = PointRule.objects.create(
             tenant=tenant, **{k: clean[k] for k in RULE_FIELDS if k in clean}
         )
+        audit_record(
+            tenant=tenant,
+            action="create",
+            object_type="point_rule",
+            object_id=rule.pk,
+            object_repr=rule.name,
+            after=snapshot(rule, RULE_FIELDS),
+        )
         _recompute_later(tenant)
     return rule
 
@@ -176,9 +186,21 @@ def point_rule_update(*, rule: PointRule, changes: Mapping[str, Any]) -> PointRu
     current = {name: getattr(rule, name) for name in RULE_FIELDS}
     clean = point_rule_validate(tenant=rule.tenant, values={**current, **changes})
     with transaction.atomic():
+        # The stored row is the "before": the admin hands in an instance its form already
+        # changed, so `current` may hold the new values.
+        stored = PointRule.objects.filter(pk=rule.pk).first()
         for name in RULE_FIELDS:
             setattr(rule, name, clean[name])
         rule.save()
+        audit_record(
+            tenant=rule.tenant_id,
+            action="update",
+            object_type="point_rule",
+            object_id=rule.pk,
+            object_repr=rule.name,
+            before=snapshot(stored if stored is not None else current, RULE_FIELDS),
+            after=snapshot(rule, RULE_FIELDS),
+        )
         _recompute_later(rule.tenant)
     return rule
 
@@ -186,8 +208,17 @@ def point_rule_update(*, rule: PointRule, changes: Mapping[str, Any]) -> PointRu
 def point_rule_delete(*, rule: PointRule) -> None:
     """Retire a rule: its open-period points go, its finalized awards stay (they are history)."""
     with transaction.atomic():
+        before = snapshot(rule, RULE_FIELDS)
         rule.active, rule.deleted = False, True
         rule.save(update_fields=["active", "deleted", "updated_at"])
+        audit_record(
+            tenant=rule.tenant_id,
+            action="delete",
+            object_type="point_rule",
+            object_id=rule.pk,
+            object_repr=rule.name,
+            before=before,
+        )
         _recompute_later(rule.tenant)
 
 
@@ -206,6 +237,15 @@ def points_adjust(
         buckets.advisory_lock(buckets.APPLY_LOCK, tenant.pk)
         adjustment = PointAdjustment.objects.create(
             tenant=tenant, agent=agent, points=points, reason=reason.strip(), day=day, actor=actor
+        )
+        audit_record(
+            tenant=tenant,
+            action="adjust",
+            object_type="agent_points",
+            object_id=agent.external_id,
+            object_repr=agent.display_name or agent.external_id,
+            after={"points": points, "reason": adjustment.reason, "day": day},
+            actor=actor,
         )
         ctx = Context.load(tenant)
         _write_day_points(ctx, {(agent.pk, day)})
@@ -230,14 +270,34 @@ def levels_replace(*, tenant: Tenant, levels: Sequence[Mapping[str, Any]]) -> li
     cleaned = levels_validate(levels)
     with transaction.atomic():
         buckets.advisory_lock(buckets.APPLY_LOCK, tenant.pk)
+        before = level_rows(tenant)
         Level.objects.for_tenant(tenant).delete()
         rows = Level.objects.bulk_create(
             [Level(tenant=tenant, number=n, name=name, min_points=m) for n, name, m in cleaned]
+        )
+        audit_record(
+            tenant=tenant,
+            action="update",
+            object_type="levels",
+            object_id=tenant.slug,
+            object_repr="level table",
+            before={"levels": before},
+            after={"levels": level_rows(tenant)},
         )
         ctx = Context.load(tenant)
         agents = set(Agent.objects.for_tenant(tenant).values_list("id", flat=True))
         _levels(ctx, _lifetime(ctx, agents))
     return rows
+
+
+def level_rows(tenant: Tenant) -> list[dict[str, Any]]:
+    """The level table as the audit log and the API show it."""
+    return [
+        {"number": n, "name": name, "min_points": m}
+        for n, name, m in Level.objects.for_tenant(tenant)
+        .order_by("number")
+        .values_list("number", "name", "min_points")
+    ]
 
 
 def levels_validate(levels: Sequence[Mapping[str, Any]]) -> list[tuple[int, str, int]]:
@@ -404,6 +464,14 @@ def badge_create(*, tenant: Tenant, code: str, values: Mapping[str, Any]) -> Bad
         if Badge.objects.for_tenant(tenant).filter(code=code).exists():
             raise Conflict(f"A badge {code!r} exists.", errors={"code": ["Already exists."]})
         badge = Badge.objects.create(tenant=tenant, code=code, **clean)
+        audit_record(
+            tenant=tenant,
+            action="create",
+            object_type="badge",
+            object_id=code,
+            object_repr=badge.name,
+            after=snapshot(badge, BADGE_FIELDS),
+        )
         _recompute_later(tenant)  # a monotone badge may already be earned
     return badge
 
@@ -412,11 +480,61 @@ def badge_update(*, badge: Badge, changes: Mapping[str, Any]) -> Badge:
     current = {name: getattr(badge, name) for name in BADGE_FIELDS}
     clean = badge_validate(tenant=badge.tenant, values={**current, **changes})
     with transaction.atomic():
+        stored = Badge.objects.filter(pk=badge.pk).first()  # the admin's instance is changed
         for name, value in clean.items():
             setattr(badge, name, value)
         badge.save()
+        audit_record(
+            tenant=badge.tenant_id,
+            action="update",
+            object_type="badge",
+            object_id=badge.code,
+            object_repr=badge.name,
+            before=snapshot(stored if stored is not None else current, BADGE_FIELDS),
+            after=snapshot(badge, BADGE_FIELDS),
+        )
         _recompute_later(badge.tenant)
     return badge
+
+
+def game_settings_set(*, tenant: Tenant, grace_minutes: int) -> GameSettings:
+    """The tenant's grace window for late events (minutes after a period ends)."""
+    if isinstance(grace_minutes, bool) or not isinstance(grace_minutes, int):
+        raise InvalidInputError({"grace_minutes": "Must be a whole number."})
+    if not 0 <= grace_minutes <= MAX_GRACE_MINUTES:
+        raise InvalidInputError({"grace_minutes": f"From 0 to {MAX_GRACE_MINUTES}."})
+    with transaction.atomic():
+        stored = GameSettings.objects.filter(tenant=tenant).first()
+        row, created = GameSettings.objects.update_or_create(
+            tenant=tenant, defaults={"grace_minutes": grace_minutes}
+        )
+        audit_record(
+            tenant=tenant,
+            action="create" if created else "update",
+            object_type="game_settings",
+            object_id=tenant.slug,
+            object_repr=str(row),
+            before=snapshot(stored, ["grace_minutes"]) if stored is not None else None,
+            after=snapshot(row, ["grace_minutes"]),
+        )
+    return row
+
+
+def game_settings_delete(*, tenant: Tenant) -> None:
+    """Back to the default grace window."""
+    with transaction.atomic():
+        stored = GameSettings.objects.filter(tenant=tenant).first()
+        if stored is None:
+            return
+        stored.delete()
+        audit_record(
+            tenant=tenant,
+            action="delete",
+            object_type="game_settings",
+            object_id=tenant.slug,
+            object_repr=str(stored),
+            before=snapshot(stored, ["grace_minutes"]),
+        )
 
 
 def game_rebuild(*, tenant: Tenant) -> str:

@@ -8,9 +8,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 
 from accounts.admin import ReadOnlyAdmin, TenantScopedAdmin, problem_message, tenant_ids
 from core.errors import ApplicationError
@@ -102,8 +106,22 @@ class RewardAdmin(TenantScopedAdmin):
             self.delete_model(request, reward)
 
 
+class RejectForm(forms.Form):
+    note = forms.CharField(
+        label="Reason",
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="The agent sees it with the rejected redemption (their store, the API).",
+    )
+
+
+REJECTABLE = (Redemption.Status.REQUESTED, Redemption.Status.APPROVED)
+
+
 @admin.register(Redemption)
 class RedemptionAdmin(TenantScopedAdmin):
+    change_form_template = "admin/wallet/redemption_change_form.html"
     list_display = [
         "id",
         "created_at",
@@ -142,7 +160,9 @@ class RedemptionAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # a redemption moved coins: it is rejected, never deleted
 
-    def _decide(self, request: HttpRequest, queryset: QuerySet[Redemption], action: str) -> None:
+    def _decide(
+        self, request: HttpRequest, queryset: QuerySet[Redemption], action: str, note: str = ""
+    ) -> None:
         # Only where this user may write: a viewer of one tenant who manages another must not
         # decide the first one's redemptions.
         if not request.user.is_superuser:
@@ -155,6 +175,7 @@ class RedemptionAdmin(TenantScopedAdmin):
                     redemption_id=redemption.pk,
                     action=action,
                     actor=f"user:{request.user.pk}",
+                    note=note,
                 )
                 done += 1
             except ApplicationError as exc:
@@ -170,8 +191,83 @@ class RedemptionAdmin(TenantScopedAdmin):
         description="Reject the selected redemptions (refund coins and stock)",
         permissions=["change"],
     )
-    def reject(self, request: HttpRequest, queryset: QuerySet[Redemption]) -> None:
-        self._decide(request, queryset, "reject")
+    def reject(
+        self, request: HttpRequest, queryset: QuerySet[Redemption]
+    ) -> TemplateResponse | None:
+        """First a page asking for the reason (the agent reads it), then the rejection."""
+        if not request.user.is_superuser:
+            queryset = queryset.filter(tenant_id__in=tenant_ids(request, write=True))
+        form = RejectForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._decide(request, queryset, "reject", note=form.cleaned_data["note"])
+            return None
+        chosen = list(queryset.select_related("agent", "reward"))
+        for closed in (r for r in chosen if r.status not in REJECTABLE):
+            messages.warning(
+                request,
+                f"Redemption #{closed.pk}: a {closed.status} redemption cannot be rejected.",
+            )
+        rejectable = [r for r in chosen if r.status in REJECTABLE]
+        if not rejectable:
+            return None
+        return self._reject_page(request, rejectable, form)
+
+    def _reject_page(
+        self,
+        request: HttpRequest,
+        redemptions: list[Redemption],
+        form: RejectForm,
+        single: bool = False,
+    ) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject redemptions",
+            "opts": self.model._meta,
+            "redemptions": redemptions,
+            "form": form,
+            "single": single,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/wallet/redemption_reject.html", context)
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/reject/", wrap(self.reject_view), name="redemption-reject"),
+            *super().get_urls(),
+        ]
+
+    def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """One redemption, from its page: the reason, then the rejection."""
+        redemption = self.get_object(request, unquote(object_id))
+        if redemption is None:
+            raise Http404("No such redemption.")  # another tenant's does not exist here
+        if not self.has_change_permission(request, redemption):
+            raise PermissionDenied
+        form = RejectForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            queryset = self.get_queryset(request).filter(pk=redemption.pk)
+            self._decide(request, queryset, "reject", note=form.cleaned_data["note"])
+            return HttpResponseRedirect(
+                reverse("admin:wallet_redemption_change", args=[redemption.pk])
+            )
+        return self._reject_page(request, [redemption], form, single=True)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = dict(extra_context or {})
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
+        context["can_reject"] = (
+            obj is not None
+            and obj.status in REJECTABLE
+            and self.has_change_permission(request, obj)
+        )
+        return super().changeform_view(request, object_id, form_url, context)
 
     @admin.action(description="Mark the selected redemptions fulfilled", permissions=["change"])
     def fulfil(self, request: HttpRequest, queryset: QuerySet[Redemption]) -> None:
@@ -181,3 +277,18 @@ class RedemptionAdmin(TenantScopedAdmin):
 @admin.register(ConversionRule)
 class ConversionRuleAdmin(TenantScopedAdmin):
     list_display = ["tenant", "points_per_coin", "active"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not request.user.is_superuser and obj.tenant_id not in tenant_ids(request, write=True):
+            raise PermissionDenied
+        saved = services.conversion_rule_set(
+            tenant=obj.tenant, points_per_coin=obj.points_per_coin, active=obj.active
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        services.conversion_rule_delete(tenant=obj.tenant)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for rule in queryset.select_related("tenant"):
+            services.conversion_rule_delete(tenant=rule.tenant)

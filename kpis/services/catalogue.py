@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit.services import audit_record, snapshot
 from accounts.models import Tenant
 from core.errors import ConflictError, InvalidInputError, NotFoundError
 from kpis.catalogue import CatalogueKpi, kpi_catalogue
@@ -27,6 +28,11 @@ MAX_VOLUME = Decimal(10) ** 12
 # The interaction settings' ranges (seconds): a service-level threshold of an hour, a short
 # abandon of ten minutes, are already far beyond any contact center's.
 SETTING_RANGES = {"threshold_seconds": (0, 3600), "short_abandon_seconds": (0, 600)}
+
+
+# What the audit log keeps of a KPI: what a manager can change (`settings` holds the
+# interaction thresholds of the KPIs that use them).
+KPI_AUDIT_FIELDS = ("name", "unit", "direction", "aggregation", "min_volume", "settings")
 
 
 def _volume(value: Decimal) -> Decimal:
@@ -66,7 +72,16 @@ def kpi_create(
             min_volume=min_volume,
             custom=True,
         )
-    return kpi_catalogue(tenant)[code]
+        created = kpi_catalogue(tenant)[code]
+        audit_record(
+            tenant=tenant,
+            action="create",
+            object_type="kpi",
+            object_id=code,
+            object_repr=name,
+            after=snapshot(created, KPI_AUDIT_FIELDS),
+        )
+    return created
 
 
 def kpi_update(
@@ -133,4 +148,14 @@ def kpi_update(
                 settings.recompute_requested_at = timezone.now()
                 transaction.on_commit(lambda: recompute_tenant.delay(tenant.pk), robust=True)
             settings.save()
-    return kpi_catalogue(tenant)[code]
+        updated = kpi_catalogue(tenant)[code]
+        audit_record(
+            tenant=tenant,
+            action="update",
+            object_type="kpi",
+            object_id=code,
+            object_repr=updated.name,
+            before=snapshot(kpi, KPI_AUDIT_FIELDS),
+            after=snapshot(updated, KPI_AUDIT_FIELDS),
+        )
+    return updated

@@ -72,7 +72,15 @@ def test_manager_approves_and_fulfils_with_bulk_actions(client, staff, tenant, r
 
 def test_bulk_reject_refunds(client, staff, tenant, agent, requested):
     client.force_login(staff(tenant))
-    bulk(client, "reject", requested)
+    asked = bulk(client, "reject", requested)  # first the page asking for the reason
+    assert asked.status_code == 200
+    assert 'name="note"' in asked.content.decode()
+    requested.refresh_from_db()
+    assert requested.status == "requested"
+    client.post(
+        CHANGELIST,
+        {"action": "reject", "_selected_action": [requested.pk], "apply": "yes", "note": ""},
+    )
     requested.refresh_from_db()
     assert requested.status == "rejected"
     assert balance(agent) == ledger_sum(agent) == 100

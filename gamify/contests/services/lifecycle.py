@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit.services import audit_record, snapshot
 from accounts.models import Tenant
 from core.errors import ConflictError
 from gamify.activity.services import NewActivity, activities_record
@@ -42,6 +43,14 @@ def contest_create(*, tenant: Tenant, values: Mapping[str, Any], draft: bool = F
         contest = Contest(tenant=tenant, **clean)
         contest.status = Contest.Status.DRAFT if draft else status_for(contest, timezone.now())
         contest.save()
+        audit_record(
+            tenant=tenant,
+            action="create",
+            object_type="contest",
+            object_id=contest.pk,
+            object_repr=contest.name,
+            after=snapshot(contest, (*FIELDS, "status")),
+        )
         if contest.status == Contest.Status.RUNNING:
             announce_started(contest)
     return contest
@@ -56,6 +65,7 @@ def contest_update(
         if contest.status not in EDITABLE:
             raise ContestClosed(f"A {contest.status} contest can no longer be changed.")
         current = {name: getattr(contest, name) for name in FIELDS}
+        before = snapshot(contest, (*FIELDS, "status"))
         clean = contest_validate(tenant=contest.tenant, values={**current, **changes})
         for name, value in clean.items():
             setattr(contest, name, value)
@@ -66,6 +76,15 @@ def contest_update(
             else:
                 contest.status = status_for(contest, timezone.now())
         contest.save()
+        audit_record(
+            tenant=contest.tenant_id,
+            action="update",
+            object_type="contest",
+            object_id=contest.pk,
+            object_repr=contest.name,
+            before=before,
+            after=snapshot(contest, (*FIELDS, "status")),
+        )
         if contest.status == Contest.Status.RUNNING:
             announce_started(contest)
     return contest
@@ -76,8 +95,18 @@ def contest_cancel(*, contest: Contest) -> Contest:
         contest = Contest.objects.select_for_update().get(pk=contest.pk)
         if contest.status in (Contest.Status.FINISHED, Contest.Status.CANCELLED):
             raise ContestClosed(f"The contest is already {contest.status}.")
+        before = contest.status
         contest.status = Contest.Status.CANCELLED
         contest.save(update_fields=["status"])
+        audit_record(
+            tenant=contest.tenant_id,
+            action="cancel",
+            object_type="contest",
+            object_id=contest.pk,
+            object_repr=contest.name,
+            before={"status": before},
+            after={"status": contest.status},
+        )
     return contest
 
 

@@ -304,7 +304,8 @@ class RedemptionRejectApi(RedemptionTransitionApi):
     @_transition_schema(
         "redemptions_reject",
         "requested or approved → rejected: the coins are refunded (a `refund` ledger entry) "
-        "and the units go back into stock.",
+        "and the units go back into stock. The `note` is the rejection's reason, which the "
+        "agent reads with the redemption; rejecting without one clears an earlier note.",
     )
     @idempotent
     def post(self, request: Request, redemption_id: int) -> Response:

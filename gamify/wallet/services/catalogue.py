@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
+from accounts.audit.services import audit_record, snapshot
 from accounts.models import Tenant
 from core.errors import InvalidInputError
 from gamify.wallet.models import MAX_AMOUNT, Redemption, Reward
@@ -70,15 +71,37 @@ def reward_create(*, tenant: Tenant, values: Mapping[str, Any]) -> Reward:
     missing = [f for f in ("name", "cost") if f not in cleaned]
     if missing:
         raise InvalidInputError(dict.fromkeys(missing, "This field is required."))
-    return Reward.objects.create(tenant=tenant, **cleaned)
+    with transaction.atomic():
+        reward = Reward.objects.create(tenant=tenant, **cleaned)
+        audit_record(
+            tenant=tenant,
+            action="create",
+            object_type="reward",
+            object_id=reward.pk,
+            object_repr=reward.name,
+            after=snapshot(reward, REWARD_FIELDS),
+        )
+    return reward
 
 
 def reward_update(*, reward: Reward, changes: Mapping[str, Any]) -> Reward:
     cleaned = reward_validate(values=changes)
     if cleaned:
-        for name, value in cleaned.items():
-            setattr(reward, name, value)
-        reward.save(update_fields=[*cleaned, "updated_at"])
+        with transaction.atomic():
+            # The stored row is the "before": the admin hands in an instance already changed.
+            stored = Reward.objects.filter(pk=reward.pk).first()
+            for name, value in cleaned.items():
+                setattr(reward, name, value)
+            reward.save(update_fields=[*cleaned, "updated_at"])
+            audit_record(
+                tenant=reward.tenant_id,
+                action="update",
+                object_type="reward",
+                object_id=reward.pk,
+                object_repr=reward.name,
+                before=snapshot(stored, REWARD_FIELDS) if stored is not None else None,
+                after=snapshot(reward, REWARD_FIELDS),
+            )
     return reward
 
 
@@ -86,10 +109,29 @@ def reward_delete(*, reward: Reward) -> bool:
     """Delete a reward nobody redeemed; otherwise deactivate it (its redemptions keep
     pointing at it). True when deleted."""
     with transaction.atomic():
+        before = snapshot(reward, REWARD_FIELDS)
         if not Redemption.objects.filter(reward=reward).exists():
+            reward_id = reward.pk
             reward.delete()
+            audit_record(
+                tenant=reward.tenant_id,
+                action="delete",
+                object_type="reward",
+                object_id=reward_id,
+                object_repr=reward.name,
+                before=before,
+            )
             return True
         if reward.active:
             reward.active = False
             reward.save(update_fields=["active", "updated_at"])
+            audit_record(
+                tenant=reward.tenant_id,
+                action="update",
+                object_type="reward",
+                object_id=reward.pk,
+                object_repr=reward.name,
+                before={"active": True},
+                after={"active": False},
+            )
     return False

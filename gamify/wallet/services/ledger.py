@@ -9,6 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.audit.services import audit_record, snapshot
 from accounts.models import Agent, Tenant
 from core.errors import InvalidInputError
 from gamify.activity.services import activity_record
@@ -199,6 +200,10 @@ def wallet_grant(
     if not reason:
         raise InvalidInputError({"reason": "Say why the coins are granted."})
     with transaction.atomic():
+        # A repeated key returns the first grant: it was audited then.
+        repeat = bool(idempotency_key) and (
+            LedgerEntry.objects.for_tenant(tenant).filter(idempotency_key=idempotency_key).exists()
+        )
         entry = wallet_credit(
             tenant=tenant,
             agent_id=agent.pk,
@@ -208,6 +213,17 @@ def wallet_grant(
             idempotency_key=idempotency_key or f"grant:{uuid.uuid4().hex}",
             actor=actor,
         )
+        if not repeat:
+            audit_record(
+                tenant=tenant,
+                action="grant",
+                object_type="agent_coins",
+                object_id=agent.external_id,
+                object_repr=agent.display_name or agent.external_id,
+                before={"balance": entry.balance_after - entry.amount},
+                after={"balance": entry.balance_after, "amount": entry.amount, "reason": reason},
+                actor=actor,
+            )
         activity_record(
             tenant=tenant,
             type="wallet.granted",
@@ -227,10 +243,41 @@ def conversion_rule_set(
         raise InvalidInputError({"points_per_coin": "Must be a whole number."})
     if not 1 <= points_per_coin <= MAX_AMOUNT:
         raise InvalidInputError({"points_per_coin": f"Must be from 1 to {MAX_AMOUNT}."})
-    rule, _ = ConversionRule.objects.update_or_create(
-        tenant=tenant, defaults={"points_per_coin": points_per_coin, "active": active}
-    )
+    fields = ("points_per_coin", "active")
+    with transaction.atomic():
+        stored = ConversionRule.objects.filter(tenant=tenant).first()
+        rule, created = ConversionRule.objects.update_or_create(
+            tenant=tenant, defaults={"points_per_coin": points_per_coin, "active": active}
+        )
+        audit_record(
+            tenant=tenant,
+            action="create" if created else "update",
+            object_type="conversion_rule",
+            object_id=rule.pk,
+            object_repr=f"{points_per_coin} points per coin",
+            before=snapshot(stored, fields) if stored is not None else None,
+            after=snapshot(rule, fields),
+        )
     return rule
+
+
+def conversion_rule_delete(*, tenant: Tenant) -> None:
+    """The tenant stops converting points to coins."""
+    with transaction.atomic():
+        rule = ConversionRule.objects.filter(tenant=tenant).first()
+        if rule is None:
+            return
+        before = snapshot(rule, ("points_per_coin", "active"))
+        rule_id = rule.pk
+        rule.delete()
+        audit_record(
+            tenant=tenant,
+            action="delete",
+            object_type="conversion_rule",
+            object_id=rule_id,
+            object_repr=f"{before['points_per_coin']} points per coin",
+            before=before,
+        )
 
 
 def points_convert(

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from accounts.audit.services import audit_record
 from accounts.models import Agent, Tenant
 from core.errors import InvalidInputError
 from gamify.activity.services import activity_record
@@ -191,6 +192,7 @@ def redemption_transition(
             Reward.objects.filter(pk=redemption.reward_id, stock__isnull=False).update(
                 stock=F("stock") + redemption.quantity
             )
+        before = {"status": redemption.status, "note": redemption.note}
         redemption.status = target
         fields = ["status"]
         if target == Redemption.Status.FULFILLED:
@@ -199,10 +201,22 @@ def redemption_transition(
         else:
             redemption.decided_at, redemption.decided_by = now, actor[:160]
             fields += ["decided_at", "decided_by"]
-        if note:
+        if note or target == Redemption.Status.REJECTED:
+            # A rejection's note is its reason, which the agent reads: an earlier approval's
+            # note must not pass for it, so a rejection without one clears it.
             redemption.note = note[:500]
             fields.append("note")
         redemption.save(update_fields=fields)
+        audit_record(
+            tenant=tenant,
+            action=action,
+            object_type="redemption",
+            object_id=redemption.pk,
+            object_repr=f"{redemption.reward.name} × {redemption.quantity}",
+            before=before,
+            after={"status": redemption.status, "note": redemption.note},
+            actor=actor,
+        )
         _announce(redemption, target, actor)
     return redemption
 

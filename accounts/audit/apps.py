@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class AuditConfig(AppConfig):
+    """Append-only audit log of managers' and API clients' changes to the game."""
+
+    name = "accounts.audit"
+    label = "audit"
+
+    def ready(self) -> None:
+        from accounts.audit import context
+
+        context.set_process_default_from_argv()

@@ -1,0 +1,91 @@
+"""Audit entries: one row per change, never updated nor deleted (a tenant's removal by an
+operator cascades, as for the wallet ledger)."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.db import models
+
+from accounts.models import Tenant, TenantQuerySet
+
+
+class AuditAppendOnly(RuntimeError):
+    """Something tried to change or delete an audit entry."""
+
+
+class AuditQuerySet(TenantQuerySet):
+    """Bulk updates and deletes would bypass `AuditEntry.save`/`delete`: refuse them too."""
+
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AuditAppendOnly("Audit entries are never changed.")
+
+    def delete(self) -> NoReturn:
+        raise AuditAppendOnly("Audit entries are never deleted.")
+
+
+class AuditAction(models.TextChoices):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    GRANT = "grant"
+    ADJUST = "adjust"
+    APPROVE = "approve"
+    REJECT = "reject"
+    FULFIL = "fulfil"
+    CANCEL = "cancel"
+
+
+class ActorKind(models.TextChoices):
+    USER = "user", "admin user"
+    API_KEY = "api_key", "API key"
+    WIDGET = "widget", "agent widget"
+    SYSTEM = "system", "system or command"
+
+
+class AuditEntry(models.Model):
+    """Who (an admin user, an API key, a command), when, what object, what changed."""
+
+    Action = AuditAction
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.CharField(max_length=160, help_text='"user:<id>", "key:<prefix>", "system"…')
+    actor_name = models.CharField(max_length=160, blank=True)
+    actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
+    action = models.CharField(max_length=10, choices=AuditAction.choices)
+    object_type = models.CharField(max_length=40, help_text="point_rule, badge, reward, …")
+    object_id = models.CharField(max_length=160)
+    object_repr = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True, help_text="The changed fields before")
+    after = models.JSONField(null=True, blank=True, help_text="The changed fields after")
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit log"
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(action__in=AuditAction.values), name="audit_action_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(actor_kind__in=ActorKind.values), name="audit_actor_kind_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "-id"], name="audit_tenant_feed"),
+            models.Index(fields=["tenant", "object_type", "object_id"], name="audit_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name or self.actor} {self.action} {self.object_type} {self.object_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditAppendOnly("Audit entries are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AuditAppendOnly("Audit entries are never deleted.")
