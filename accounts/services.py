@@ -20,7 +20,7 @@ from accounts.models import (
     validate_timezone,
 )
 from core.errors import InvalidInputError
-from core.locks import INGEST_LOCK, advisory_lock
+from core.locks import INGEST_LOCK, REQUEST_LOCK_WAIT_SECONDS, advisory_lock
 
 EXTERNAL_ID_MAX = 128
 _FORBIDDEN_IN_ID = re.compile(r"[\x00-\x1f\x7f/\\?#%]")
@@ -169,7 +169,7 @@ def agent_upsert(
             # Events are stamped with the team of the moment they occurred: none may be stamped
             # from a history this change is about to extend (core/locks.py). The change's
             # time is read under the lock, so history is in the order changes commit.
-            advisory_lock(INGEST_LOCK, tenant.pk)
+            advisory_lock(INGEST_LOCK, tenant.pk, wait_seconds=REQUEST_LOCK_WAIT_SECONDS)
         now = timezone.now()
         if agent is None:
             try:
@@ -196,7 +196,9 @@ def agent_upsert(
         assert agent is not None
         moved = agent.team_id != (team.pk if team else None) or agent.active != active
         if moved:
-            advisory_lock(INGEST_LOCK, tenant.pk)  # no-op when taken above already
+            advisory_lock(
+                INGEST_LOCK, tenant.pk, wait_seconds=REQUEST_LOCK_WAIT_SECONDS
+            )  # no-op when taken above
             now = timezone.now()
         agent.display_name, agent.team, agent.active = display_name, team, active
         agent.locale, agent.avatar_url = locale, avatar_url
@@ -211,7 +213,7 @@ def agent_deactivate(*, agent: Agent) -> Agent:
     with transaction.atomic():
         locked = Agent.objects.select_for_update().get(pk=agent.pk)
         if locked.active:
-            advisory_lock(INGEST_LOCK, locked.tenant_id)  # as in agent_upsert
+            advisory_lock(INGEST_LOCK, locked.tenant_id, wait_seconds=REQUEST_LOCK_WAIT_SECONDS)
             locked.active = False
             locked.save(update_fields=["active", "updated_at"])
             _record_history(locked, at=timezone.now())

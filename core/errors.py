@@ -63,3 +63,16 @@ class InvalidInputError(ApplicationError):
 class ConflictError(ApplicationError):
     """The request is valid but clashes with the current state (a closed contest, an empty
     wallet, a code already taken); subclasses give the clash its own problem type."""
+
+
+class BusyError(ApplicationError):
+    """The tenant is busy (a lock held by a long recompute) past what a request may wait;
+    the same request will do after `retry_after` seconds."""
+
+    status_code = 503
+    slug = "busy"
+    title = "Busy, try again shortly"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -5,20 +5,49 @@
   activity, so that an event is stamped either before the change commits or after it, never
   with a view of the agent's history that the change is about to make wrong.
 * `APPLY_LOCK`: downstream application runs once at a time per tenant.
+
+A request must not wait on a lock past the web server's timeout (a long rebuild or apply
+holds these for seconds): request paths pass `wait_seconds`, and a lock not had by then is a
+`BusyError` (503 with Retry-After) instead of a worker killed mid-wait. Tasks wait as long
+as it takes.
 """
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import OperationalError, connection
+
+from core.errors import BusyError
 
 INGEST_LOCK = 7301
 APPLY_LOCK = 7302
+# How long a request waits for a tenant's lock: well inside gunicorn's 30 s timeout.
+REQUEST_LOCK_WAIT_SECONDS = 10
 
 
-def advisory_lock(lock_class: int, tenant_id: int, *, shared: bool = False) -> None:
-    """Take a transaction-scoped advisory lock (no-op off PostgreSQL)."""
+def advisory_lock(
+    lock_class: int, tenant_id: int, *, shared: bool = False, wait_seconds: float | None = None
+) -> None:
+    """Take a transaction-scoped advisory lock (no-op off PostgreSQL). With `wait_seconds`,
+    give up after that long with a `BusyError` (the transaction is then aborted)."""
     if connection.vendor != "postgresql":
         return
     function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s, %s)", [lock_class, tenant_id])
+        if wait_seconds is None:
+            cursor.execute(f"SELECT {function}(%s, %s)", [lock_class, tenant_id])
+            return
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        (previous,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT set_config('lock_timeout', %s, true)", [f"{int(wait_seconds * 1000)}ms"]
+        )
+        try:
+            cursor.execute(f"SELECT {function}(%s, %s)", [lock_class, tenant_id])
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+                raise BusyError(
+                    "The tenant's game is being recomputed; send the request again shortly.",
+                    retry_after=max(1, int(wait_seconds)),
+                ) from exc
+            raise
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])

@@ -197,6 +197,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ApplicationError):
         set_rollback()
         code = exc.status_code
+        retry_after = getattr(exc, "retry_after", None)
         return Response(
             problem_body(
                 code,
@@ -208,6 +209,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             ),
             status=code,
             content_type=PROBLEM_CONTENT_TYPE,
+            headers={"Retry-After": str(retry_after)} if retry_after else None,
         )
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: the middleware logs it and answers 500

@@ -18,6 +18,7 @@ from accounts.audit.services import audit_record, snapshot
 from accounts.models import Agent, Tenant
 from core.errors import ConflictError, InvalidInputError
 from core.ids import MAX_ID
+from core.locks import REQUEST_LOCK_WAIT_SECONDS
 from gamify.activity.services import activity_record
 from gamify.game.engine import (
     PERIODS,
@@ -234,7 +235,7 @@ def points_adjust(
         raise InvalidInputError({"reason": "Say why."})
     day = timezone.now().astimezone(tenant.tz).date()
     with transaction.atomic():
-        buckets.advisory_lock(buckets.APPLY_LOCK, tenant.pk)
+        buckets.advisory_lock(buckets.APPLY_LOCK, tenant.pk, wait_seconds=REQUEST_LOCK_WAIT_SECONDS)
         adjustment = PointAdjustment.objects.create(
             tenant=tenant, agent=agent, points=points, reason=reason.strip(), day=day, actor=actor
         )
@@ -269,7 +270,7 @@ def levels_replace(*, tenant: Tenant, levels: Sequence[Mapping[str, Any]]) -> li
     increase. Agents' levels are recomputed; nobody is told of a level-up twice."""
     cleaned = levels_validate(levels)
     with transaction.atomic():
-        buckets.advisory_lock(buckets.APPLY_LOCK, tenant.pk)
+        buckets.advisory_lock(buckets.APPLY_LOCK, tenant.pk, wait_seconds=REQUEST_LOCK_WAIT_SECONDS)
         before = level_rows(tenant)
         Level.objects.for_tenant(tenant).delete()
         rows = Level.objects.bulk_create(
