@@ -81,7 +81,7 @@ def audit_record(
         action=action,
         object_type=object_type,
         object_id=str(object_id)[:160],
-        object_repr=object_repr[:REPR_LENGTH],
+        object_repr=str(object_repr)[:REPR_LENGTH],
         before=old,
         after=new,
     )

@@ -205,3 +205,15 @@ def _starter_file(tmp_path):
     path = tmp_path / "starter.json"
     path.write_text(json.dumps(bundled_document("starter")))
     return path
+
+
+def test_a_rule_named_by_a_non_string_is_refused_by_path_never_a_500(api, tenant):
+    """Found by the hypothesis test once the audit log recorded template imports: a name
+    that is not a string reached the audit entry's description and raised."""
+    document = copy.deepcopy(bundled_document("starter"))
+    document["point_rules"][0]["name"] = {"not": "a name"}
+    answer = api.post("/api/v1/game/import", document, format="json")
+    assert answer.status_code in (200, 400), answer.content
+    if answer.status_code == 400:
+        assert any(path.startswith("point_rules[0]") for path in answer.json()["errors"])
+    assert counts(tenant)["rules"] in (0, 6)
