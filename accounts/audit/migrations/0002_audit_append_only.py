@@ -2,52 +2,23 @@
 
 Deletes are left to the cascade of a tenant removed by an operator (Django deletes the children
 before the tenant, so a trigger could not tell that apart); the ORM refuses every other delete.
+The SQL is core.append_only's, the same statements this migration always ran.
 """
 
 from django.db import migrations
 
-POSTGRES = [
-    """
-    CREATE OR REPLACE FUNCTION audit_entry_append_only() RETURNS trigger AS $$
-    BEGIN
-        RAISE EXCEPTION 'audit entries are append-only';
-    END;
-    $$ LANGUAGE plpgsql;
-    """,
-    """
-    CREATE TRIGGER audit_auditentry_append_only BEFORE UPDATE ON audit_auditentry
-    FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only();
-    """,
-]
-POSTGRES_REVERSE = [
-    "DROP TRIGGER IF EXISTS audit_auditentry_append_only ON audit_auditentry;",
-    "DROP FUNCTION IF EXISTS audit_entry_append_only();",
-]
-SQLITE = [
-    """
-    CREATE TRIGGER audit_auditentry_no_update BEFORE UPDATE ON audit_auditentry
-    BEGIN
-        SELECT RAISE(ABORT, 'audit entries are append-only');
-    END;
-    """,
-]
-SQLITE_REVERSE = ["DROP TRIGGER IF EXISTS audit_auditentry_no_update;"]
-
-
-def _run(statements_by_vendor):
-    def run(apps, schema_editor):
-        for statement in statements_by_vendor.get(schema_editor.connection.vendor, []):
-            schema_editor.execute(statement)
-
-    return run
+from core.append_only import append_only_trigger
 
 
 class Migration(migrations.Migration):
     dependencies = [("audit", "0001_audit_log")]
 
     operations = [
-        migrations.RunPython(
-            _run({"postgresql": POSTGRES, "sqlite": SQLITE}),
-            _run({"postgresql": POSTGRES_REVERSE, "sqlite": SQLITE_REVERSE}),
+        append_only_trigger(
+            table="audit_auditentry",
+            function="audit_entry_append_only",
+            trigger="audit_auditentry_append_only",
+            sqlite_trigger="audit_auditentry_no_update",
+            message="audit entries are append-only",
         )
     ]
