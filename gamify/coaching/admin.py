@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -141,7 +142,11 @@ class GoalAdmin(TenantScopedAdmin):
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: Goal) -> None:
-        services.goal_delete(goal=obj)
+        services.goal_delete(goal=obj)  # audited, as from the API
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Goal]) -> None:
+        for goal in queryset:
+            services.goal_delete(goal=goal)
 
     # --- scorecard pages ---------------------------------------------------------------
     def _visible(self, request: HttpRequest, tenant_id: int) -> None:
@@ -295,6 +300,13 @@ class AlertRuleAdmin(TenantScopedAdmin):
         else:
             saved = services.alert_rule_create(tenant=obj.tenant, values=values)
         obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: AlertRule) -> None:
+        services.alert_rule_delete(rule=obj)  # audited, as from the API
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AlertRule]) -> None:
+        for rule in queryset:
+            services.alert_rule_delete(rule=rule)
 
 
 class CoachingSettingsForm(forms.ModelForm[CoachingSettings]):

@@ -1,7 +1,8 @@
 """Writes of coaching configuration: goals, alert rules, scorecard settings.
 
 Validation lives here (raising `InvalidInputError` naming the field), so the admin forms and
-the API refuse exactly the same things. A goal's change reaches its evaluation by kpis'
+the API refuse exactly the same things, and every change is recorded in the audit log here, in
+its transaction, whichever of them made it. A goal's change reaches its evaluation by kpis'
 outbox (`changes_announce`), the path events take: under the apply lock, never lost.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
+from accounts.audit.services import audit_record, snapshot
 from accounts.models import Agent, Team, Tenant
 from core.errors import InvalidInputError
 from core.times import day_range_error
@@ -58,6 +60,7 @@ MAX_PERCENT = Decimal(1000)
 MAX_ALERT_PERIODS = 52  # a year of weeks in a row
 MAX_COOLDOWN_MINUTES = 366 * 24 * 60
 MAX_SCORECARD_KPIS = 40
+SETTINGS_FIELDS = ("scorecard_kpis", "close_band_percent", "move_counts_as_leaving")
 
 
 def number(
@@ -151,10 +154,32 @@ def _evaluate_later(tenant: Tenant, goal: Goal) -> None:
     changes_announce(tenant=tenant, agent_days=days)
 
 
+def _goal_snapshot(goal: Goal | Mapping[str, Any]) -> dict[str, Any]:
+    """A goal's fields as the API names them: its agent or team by external id."""
+    fields = [f for f in GOAL_FIELDS if f not in ("agent", "team")]
+    found = snapshot(goal, fields)
+    for name in ("agent", "team"):
+        row = goal.get(name) if isinstance(goal, Mapping) else getattr(goal, name)
+        found[name] = row.external_id if row is not None else None
+    return found
+
+
+def _goal_audit(goal: Goal, action: str, **changes: Any) -> None:
+    audit_record(
+        tenant=goal.tenant_id,
+        action=action,
+        object_type="goal",
+        object_id=goal.pk,
+        object_repr=goal.name or f"{goal.kpi} {goal.op} {goal.target}",
+        **changes,
+    )
+
+
 def goal_create(*, tenant: Tenant, values: Mapping[str, Any]) -> Goal:
     clean = goal_validate(tenant=tenant, values=values)
     with transaction.atomic():
         goal = Goal.objects.create(tenant=tenant, **clean)
+        _goal_audit(goal, "create", after=_goal_snapshot(goal))
         _evaluate_later(tenant, goal)
     return goal
 
@@ -163,16 +188,22 @@ def goal_update(*, goal: Goal, changes: Mapping[str, Any]) -> Goal:
     current = {name: getattr(goal, name) for name in GOAL_FIELDS}
     clean = goal_validate(tenant=goal.tenant, values={**current, **changes}, previous=goal)
     with transaction.atomic():
+        # The stored row is the "before": a caller may hand in an instance already changed.
+        stored = Goal.objects.filter(pk=goal.pk).first()
+        before = _goal_snapshot(stored if stored is not None else current)
         for name, value in clean.items():
             setattr(goal, name, value)
         goal.save()
+        _goal_audit(goal, "update", before=before, after=_goal_snapshot(goal))
         _evaluate_later(goal.tenant, goal)
     return goal
 
 
 def goal_delete(*, goal: Goal) -> None:
     """Its achievements go with it; the `goal.achieved` activity already written stays."""
-    goal.delete()
+    with transaction.atomic():
+        _goal_audit(goal, "delete", before=_goal_snapshot(goal))
+        goal.delete()
 
 
 # --- alert rules ----------------------------------------------------------------------------
@@ -217,22 +248,42 @@ def alert_rule_validate(*, tenant: Tenant, values: Mapping[str, Any]) -> dict[st
     return clean
 
 
+def _rule_audit(rule: AlertRule, action: str, **changes: Any) -> None:
+    audit_record(
+        tenant=rule.tenant_id,
+        action=action,
+        object_type="alert_rule",
+        object_id=rule.pk,
+        object_repr=rule.name,
+        **changes,
+    )
+
+
 def alert_rule_create(*, tenant: Tenant, values: Mapping[str, Any]) -> AlertRule:
     clean = alert_rule_validate(tenant=tenant, values=values)
-    return AlertRule.objects.create(tenant=tenant, **clean)
+    with transaction.atomic():
+        rule = AlertRule.objects.create(tenant=tenant, **clean)
+        _rule_audit(rule, "create", after=snapshot(rule, RULE_FIELDS))
+    return rule
 
 
 def alert_rule_update(*, rule: AlertRule, changes: Mapping[str, Any]) -> AlertRule:
     current = {name: getattr(rule, name) for name in RULE_FIELDS}
     clean = alert_rule_validate(tenant=rule.tenant, values={**current, **changes})
-    for name, value in clean.items():
-        setattr(rule, name, value)
-    rule.save()
+    with transaction.atomic():
+        stored = AlertRule.objects.filter(pk=rule.pk).first()
+        before = snapshot(stored if stored is not None else current, RULE_FIELDS)
+        for name, value in clean.items():
+            setattr(rule, name, value)
+        rule.save()
+        _rule_audit(rule, "update", before=before, after=snapshot(rule, RULE_FIELDS))
     return rule
 
 
 def alert_rule_delete(*, rule: AlertRule) -> None:
-    rule.delete()
+    with transaction.atomic():
+        _rule_audit(rule, "delete", before=snapshot(rule, RULE_FIELDS))
+        rule.delete()
 
 
 # --- scorecard settings ---------------------------------------------------------------------
@@ -269,8 +320,19 @@ def coaching_settings_validate(*, tenant: Tenant, changes: Mapping[str, Any]) ->
 
 def coaching_settings_update(*, tenant: Tenant, changes: Mapping[str, Any]) -> CoachingSettings:
     clean = coaching_settings_validate(tenant=tenant, changes=changes)
-    row, _ = CoachingSettings.objects.get_or_create(tenant=tenant)
-    for name, value in clean.items():
-        setattr(row, name, value)
-    row.save()
+    with transaction.atomic():
+        row, _ = CoachingSettings.objects.get_or_create(tenant=tenant)
+        before = snapshot(row, SETTINGS_FIELDS)
+        for name, value in clean.items():
+            setattr(row, name, value)
+        row.save()
+        audit_record(
+            tenant=tenant,
+            action="update",
+            object_type="coaching_settings",
+            object_id=tenant.slug,
+            object_repr="coaching settings",
+            before=before,
+            after=snapshot(row, SETTINGS_FIELDS),
+        )
     return row

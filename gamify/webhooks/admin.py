@@ -89,6 +89,14 @@ class EndpointAdmin(TenantScopedAdmin):
         obj.pk = result.endpoint.pk
         messages.warning(request, f"Signing secret (shown once, copy it now): {result.secret}")
 
+    def delete_model(self, request: HttpRequest, obj: Endpoint) -> None:
+        _check_write(request, obj)
+        services.endpoint_delete(endpoint=obj)  # audited, as from the API
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
+        for endpoint in queryset:
+            self.delete_model(request, endpoint)
+
     @admin.action(description="Rotate the signing secret (the old one stays valid 24 h)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
         for endpoint in queryset:

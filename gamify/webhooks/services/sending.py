@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.audit.services import audit_record
 from gamify.activity.services import activity_record
 from gamify.webhooks import signing, transport
 from gamify.webhooks.models import Attempt, Delivery, Endpoint
@@ -192,10 +193,20 @@ def endpoint_disable(*, endpoint: Endpoint, now: datetime, last_error: str) -> N
     endpoints)."""
     since = endpoint.failing_since or now
     reason = f"Failing since {since.isoformat()} (last: {last_error})"[:300]
+    before = {"active": endpoint.active, "disabled_reason": endpoint.disabled_reason}
     endpoint.active = False
     endpoint.disabled_at = now
     endpoint.disabled_reason = reason
     endpoint.save(update_fields=["active", "disabled_at", "disabled_reason"])
+    audit_record(
+        tenant=endpoint.tenant_id,
+        action="update",
+        object_type="webhook",
+        object_id=endpoint.pk,
+        object_repr=endpoint.url,
+        before=before,
+        after={"active": False, "disabled_reason": reason},
+    )
     Delivery.objects.filter(endpoint_id=endpoint.pk, status=Delivery.Status.PENDING).update(
         status=Delivery.Status.FAILED
     )
