@@ -202,6 +202,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "gamify.webhooks_sweep",
         "schedule": timedelta(seconds=30),
     },
+    # Finished deliveries and their attempts older than WEBHOOKS_RETENTION_DAYS.
+    "purge-webhook-deliveries": {
+        "task": "gamify.webhooks_purge",
+        "schedule": timedelta(hours=1),
+    },
     "purge-idempotency-keys": {
         "task": "accounts.tasks.purge_idempotency_keys",
         "schedule": timedelta(hours=1),
@@ -432,6 +437,11 @@ WEBHOOKS_TIMEOUT_SECONDS: float = _read("WEBHOOKS_TIMEOUT_SECONDS", float, 5.0)
 # Deliveries to one endpoint in flight at once, across all workers: a slow receiver takes at
 # most this many worker slots, so other tenants' deliveries keep going.
 WEBHOOKS_CONCURRENCY_PER_ENDPOINT: int = _read("WEBHOOKS_CONCURRENCY_PER_ENDPOINT", int, 2)
+# Finished deliveries (succeeded, or failed for good) and their attempts are purged this many
+# days after they finished; pending ones never are.
+WEBHOOKS_RETENTION_DAYS: int = _read("WEBHOOKS_RETENTION_DAYS", int, 30)
+if WEBHOOKS_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("WEBHOOKS_RETENTION_DAYS: expected at least 1")
 if WEBHOOKS_TIMEOUT_SECONDS <= 0 or WEBHOOKS_TIMEOUT_SECONDS > 60:
     raise ImproperlyConfigured("WEBHOOKS_TIMEOUT_SECONDS: expected a number of seconds in (0, 60]")
 if WEBHOOKS_CONCURRENCY_PER_ENDPOINT < 1:

@@ -21,6 +21,11 @@ def webhooks_sweep() -> str:
     return f"{len(ids)} enqueued"
 
 
+@shared_task(name="gamify.webhooks_purge", acks_late=True)
+def webhooks_purge() -> str:
+    return f"{services.deliveries_purge()} purged"
+
+
 def enqueue_deliveries(ids: Iterable[int]) -> None:
     for delivery_id in ids:
         webhook_deliver.delay(delivery_id)

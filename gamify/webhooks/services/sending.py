@@ -28,6 +28,8 @@ RETRY_FOR = timedelta(hours=24)
 FIRST_RETRY_SECONDS = 10
 MAX_RETRY_SECONDS = 3600
 SWEEP_BATCH = 500
+PURGE_BATCH = 1000
+FINISHED = (Delivery.Status.SUCCEEDED, Delivery.Status.FAILED)
 
 
 def lease_seconds() -> float:
@@ -233,3 +235,34 @@ def deliveries_sweep(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -
         | Q(status=Delivery.Status.SENDING, locked_until__lte=now)
     )
     return list(due.order_by("next_attempt_at").values_list("id", flat=True)[:limit])
+
+
+def deliveries_purge(*, now: datetime | None = None, batch: int = PURGE_BATCH) -> int:
+    """Delete finished deliveries (and their attempts) that finished more than
+    WEBHOOKS_RETENTION_DAYS ago, `batch` at a time: per batch one SELECT of ids (rows a
+    redelivery holds are skipped) and one DELETE of attempts and one of deliveries by id, each
+    batch its own short transaction. Pending and in-flight deliveries are never touched.
+    Returns how many deliveries went."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.WEBHOOKS_RETENTION_DAYS)
+    # Finished: the later of created, first attempt (a redelivery resets it) and success.
+    old = Delivery.objects.filter(status__in=FINISHED, created_at__lt=cutoff).filter(
+        Q(first_attempt_at__isnull=True) | Q(first_attempt_at__lt=cutoff),
+        Q(delivered_at__isnull=True) | Q(delivered_at__lt=cutoff),
+    )
+    purged = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                old.select_for_update(skip_locked=True)
+                .order_by("id")
+                .values_list("id", flat=True)[:batch]
+            )
+            if not ids:
+                return purged
+            # Django deletes the attempts with one DELETE … WHERE delivery_id IN, then the
+            # deliveries with one DELETE … WHERE id IN (it reads only their ids first).
+            _, gone = Delivery.objects.filter(pk__in=ids, status__in=FINISHED).only("pk").delete()
+            purged += gone.get(Delivery._meta.label, 0)
+        if len(ids) < batch:
+            return purged
