@@ -437,6 +437,11 @@ WEBHOOKS_TIMEOUT_SECONDS: float = _read("WEBHOOKS_TIMEOUT_SECONDS", float, 5.0)
 # Deliveries to one endpoint in flight at once, across all workers: a slow receiver takes at
 # most this many worker slots, so other tenants' deliveries keep going.
 WEBHOOKS_CONCURRENCY_PER_ENDPOINT: int = _read("WEBHOOKS_CONCURRENCY_PER_ENDPOINT", int, 2)
+# With in-process tasks (no REDIS_URL), deliveries are sent by this many threads of the process
+# that wrote them, so no request waits on a receiver; 0 sends them inline, after the commit.
+WEBHOOKS_IN_PROCESS_THREADS: int = _read("WEBHOOKS_IN_PROCESS_THREADS", int, 4)
+if WEBHOOKS_IN_PROCESS_THREADS < 0:
+    raise ImproperlyConfigured("WEBHOOKS_IN_PROCESS_THREADS: expected 0 or more")
 # Finished deliveries (succeeded, or failed for good) and their attempts are purged this many
 # days after they finished; pending ones never are.
 WEBHOOKS_RETENTION_DAYS: int = _read("WEBHOOKS_RETENTION_DAYS", int, 30)

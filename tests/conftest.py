@@ -23,6 +23,10 @@ from core.redis import get_redis
 def _isolation(settings: Any) -> Iterator[None]:
     # Unit tests run Celery tasks in-process; tests/integration starts a real worker.
     celery_app.conf.task_always_eager = True
+    # Their webhook deliveries are sent inline: a test's transaction is never committed, so the
+    # embedded default's sending threads could not see them (tests/webhooks/test_embedded.py
+    # and test_in_process.py run those threads).
+    settings.WEBHOOKS_IN_PROCESS_THREADS = 0
     # Pages render without a collectstatic manifest.
     settings.STORAGES = {
         **settings.STORAGES,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from celery import shared_task
+from celery import current_app, shared_task
 
-from gamify.webhooks import services
+from gamify.webhooks import background, services
 
 
 @shared_task(name="gamify.webhook_deliver", acks_late=True)
@@ -27,5 +27,10 @@ def webhooks_purge() -> str:
 
 
 def enqueue_deliveries(ids: Iterable[int]) -> None:
+    """To the `webhooks` queue; with in-process tasks (the embedded default), to this process's
+    sending threads, so the request or job that wrote them never waits on a receiver."""
+    if current_app.conf.task_always_eager and background.enabled():
+        background.submit(ids)
+        return
     for delivery_id in ids:
         webhook_deliver.delay(delivery_id)

@@ -174,8 +174,9 @@ def _describe(answer: transport.Answer) -> str:
 def _hand_on_slot(endpoint_id: int) -> None:
     """A worker that finishes with an endpoint sends its next due delivery, so a backlog held
     back by the concurrency bound drains at once rather than at the sweeper's pace. (In-process
-    tasks send every delivery when it is written: nothing is held back there.)"""
-    if current_app.conf.task_always_eager:
+    tasks sent inline, WEBHOOKS_IN_PROCESS_THREADS=0, send each delivery when it is written, one
+    at a time: nothing is held back there.)"""
+    if current_app.conf.task_always_eager and not settings.WEBHOOKS_IN_PROCESS_THREADS:
         return
     waiting = list(
         Delivery.objects.filter(
