@@ -1,4 +1,5 @@
-"""KPI reads: any period is a sum over hourly buckets, never a rescan of raw events."""
+"""KPI reads: any period is a sum over hourly buckets, never a rescan of raw events (one
+exception: `teamless_sums`, the few events of agents without a team, which no team bucket holds)."""
 
 from __future__ import annotations
 
@@ -15,17 +16,19 @@ from django.db.models import Min, Sum
 from accounts.models import Agent, AgentHistory, Team, Tenant
 from accounts.selectors import team_descendants
 from core.errors import InvalidInputError, NotFoundError
-from kpis.catalogue import CatalogueKpi, kpi_catalogue
-from kpis.formulas import COUNTERS, INDEX, KpiValue, builtin_value, kpi_value
+from kpis.catalogue import CatalogueKpi, interaction_settings, kpi_catalogue
+from kpis.formulas import COUNTERS, INDEX, KpiValue, builtin_value, event_counters, kpi_value
 from kpis.models import (
     AgentDay,
     AgentHour,
     AgentMetricHour,
+    RawEvent,
     TeamDay,
     TeamHour,
     TeamMetricHour,
 )
 from kpis.periods import GRANULARITIES, Period, granules, local_midnight
+from kpis.schemas import TYPE_NAMES
 
 E4 = Decimal(10_000)
 MAX_POINTS = 5000
@@ -454,6 +457,37 @@ def teams_counter_sums(*, tenant: Tenant, period: Period) -> dict[int, list[int]
         tz=tenant.tz,
         by_day=period.type != "custom",
     )
+
+
+def teamless_sums(
+    *, tenant: Tenant, period: Period
+) -> tuple[list[int], dict[str, tuple[int, int]]]:
+    """(Σ counters, {custom KPI: (Σ value_e4, Σ count_e4)}) of the period's events of agents
+    who had no team then (and named none): the events no team bucket holds, which a
+    tenant-wide figure adds to the sum of its teams'.
+
+    Folded from the raw events as the buckets are (`event_counters`), through the partial
+    index of exactly those events (`rawevent_teamless`), so the cost is their number only."""
+    from kpis.ingest.fold import e4  # fold imports the buckets, which import this module
+
+    rows = RawEvent.objects.filter(
+        tenant_id=tenant.pk, team_id__isnull=True, agent_id__isnull=False, voided_at__isnull=True
+    )
+    if period.start is not None:
+        rows = rows.filter(occurred_at__gte=period.start)
+    if period.end is not None:
+        rows = rows.filter(occurred_at__lt=period.end)
+    settings = interaction_settings(tenant)
+    sums = [0] * len(COUNTERS)
+    metrics: dict[str, tuple[int, int]] = {}
+    for code, payload in rows.values_list("type", "payload").iterator(chunk_size=2000):
+        name = TYPE_NAMES[code]
+        for i, v in enumerate(event_counters(name, payload, settings)):
+            sums[i] += v
+        if name == "metric":
+            v, c = metrics.get(payload["kpi"], (0, 0))
+            metrics[payload["kpi"]] = (v + e4(payload["value"]), c + e4(payload.get("count", 1)))
+    return sums, metrics
 
 
 def subjects_metric_sums(

@@ -26,6 +26,7 @@ from kpis.selectors import (
     agent_timelines,
     agents_counter_sums,
     subjects_metric_sums,
+    teamless_sums,
     teams_counter_sums,
     turnover_value,
     values_from,
@@ -230,9 +231,13 @@ def figures(
         turnover_kpi = catalogue["turnover"]
 
         def subject_values(team_ids: set[int] | None) -> dict[str, KpiValue]:
+            """A team subtree's figures; with None, the tenant's: every team's events and
+            those of agents who had no team."""
             ids = team_ids if team_ids is not None else set(team_sums) | set(team_metrics)
             sums = [0] * N_COUNTERS
             metrics: dict[str, tuple[int, int]] = {}
+            if team_ids is None:
+                sums, metrics = teamless_sums(tenant=tenant, period=period)
             for pk in ids:
                 for i, v in enumerate(team_sums.get(pk, ())):
                     sums[i] += v
@@ -543,8 +548,8 @@ def team_scorecard(
 
 
 def tenant_scorecard(*, tenant: Tenant, period: Period) -> dict[str, Any]:
-    """The tenant's own row (every event attributed to a team, turnover of all agents) and a
-    row per team (with its sub-teams)."""
+    """The tenant's own row (every event: its teams' and those of agents without a team;
+    turnover of all agents) and a row per team (with its sub-teams)."""
     teams = list(Team.objects.for_tenant(tenant).order_by("name", "external_id"))
     external = {t.pk: t.external_id for t in teams}
     card = Card.load(

@@ -198,3 +198,36 @@ def test_200_agents_in_a_bounded_number_of_queries(
     assert by_code(body["agents"][0]["kpis"])["aht"]["team_percentile"] == 100.0
     with django_assert_max_num_queries(30):
         assert by_code(card(api, "agents/b7")["kpis"])["aht"]["value"] == 107.0
+
+
+def test_the_tenant_row_counts_the_events_of_agents_without_a_team(api, tenant, targets):
+    """z1 has no team. Week of Nov 16: two calls of 400 s and 250 s of its own, and one of 50 s
+    it attributes to t1 (the event names the team). The floor's t1 calls: 100 + 200 + 300 +
+    3 × 150 = 1050 s over 6.
+
+    t1:     (1050 + 50) / 7                   → AHT 157.14, 7 contacts
+    tenant: (1050 + 50 + 400 + 250) / 9       → AHT 194.44, 9 contacts (the 50 s call once)
+    The week before, z1's call of 600 s: the tenant's previous AHT (200 + 600) / 2 = 400."""
+    put(api, "agents/z1", {"display_name": "Zed", "team": None})
+    ingest(
+        tenant,
+        [
+            call("z1", local("2026-11-17", 11), talk=400),
+            call("z1", local("2026-11-18", 11), talk=250),
+            call("z1", local("2026-11-19", 11), talk=50, team="t1"),
+            call("z1", local("2026-11-11", 11), talk=600),
+        ],
+    )
+    response = api.get("/api/v1/scorecard", WEEK)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    own = by_code(body["tenant"]["kpis"])
+    assert own["aht"]["value"] == 194.44
+    assert own["aht"]["numerator"] == 1750.0
+    assert own["contacts_handled"]["value"] == 9
+    assert own["aht"]["previous"] == 400.0
+    [t1] = body["teams"]
+    assert by_code(t1["kpis"])["aht"]["value"] == 157.14
+    assert by_code(t1["kpis"])["contacts_handled"]["value"] == 7
+    # z1's own card has all three of its calls of the week: (400 + 250 + 50) / 3
+    assert by_code(card(api, "agents/z1")["kpis"])["aht"]["value"] == 233.33
