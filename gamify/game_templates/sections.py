@@ -10,18 +10,25 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
+from rest_framework import serializers
 
 from accounts.models import Tenant
+from core.api.base import StrictNumberField
 from core.errors import InvalidInputError
 from gamify.coaching import services as coaching
+from gamify.coaching.api import AlertRuleInput
 from gamify.coaching.models import AlertRule
 from gamify.contests import services as contests
+from gamify.contests.api import ContestInput
 from gamify.contests.models import Contest
 from gamify.game import services as game
+from gamify.game.api.views import BadgeInput, PointRuleInput
 from gamify.game.models import Badge, Level, PointRule
 from gamify.game_templates.document import Errors, Section
 from gamify.wallet import services as wallet
+from gamify.wallet.api.serializers import RewardInput
 from gamify.wallet.models import Reward
+from kpis.api.views import KpiCreateInput, KpiUpdateInput
 from kpis.catalogue import kpi_catalogue
 from kpis.models import InteractionSettings, Kpi
 from kpis.services.catalogue import kpi_create, kpi_update
@@ -41,6 +48,55 @@ def _items(value: list[Any], name: str, errors: Errors) -> Iterator[tuple[str, d
             errors.add(path, "Must be an object.")
             continue
         yield path, item
+
+
+# --- types, as the API's serializers declare them -------------------------------------------
+# A document's item is checked against the JSON types of the fields of the API's serializer
+# for the same object before it reaches a service, so a rule named 5 or points given as "10"
+# is a 400 naming its path (`point_rules[0].name`), as over the API — never a 500, never
+# silently turned into "5". Values, choices and bounds stay the services' to check (the
+# same checks for the API, the admin and the document); null is theirs to judge too.
+_TYPES: tuple[tuple[type[serializers.Field[Any, Any, Any, Any]], tuple[type, ...], str], ...] = (
+    (serializers.BooleanField, (bool,), "Must be true or false."),
+    (serializers.IntegerField, (int,), "Must be a whole number."),
+    (StrictNumberField, (int, float), "Must be a number."),
+    (serializers.ChoiceField, (str,), "Must be a string."),
+    (serializers.CharField, (str,), "Must be a string."),
+)
+
+
+def _json_type_error(field: serializers.Field[Any, Any, Any, Any], value: Any) -> str | None:
+    for kind, allowed, message in _TYPES:
+        if isinstance(field, kind):
+            if isinstance(value, bool) and bool not in allowed:
+                return message
+            if isinstance(value, float) and int in allowed and float not in allowed:
+                return None if value.is_integer() else message
+            return None if isinstance(value, allowed) else message
+    return None  # nested fields (criteria, prizes, participants…): the services check them
+
+
+def _typed(
+    path: str,
+    item: Mapping[str, Any],
+    serializer: type[serializers.Serializer[Any]],
+    errors: Errors,
+    *,
+    extra: Mapping[str, type[serializers.Field[Any, Any, Any, Any]]] | None = None,
+) -> bool:
+    """Record a type error under `path.field` for each field of `item` whose JSON type is not
+    the one `serializer` (or `extra`) declares; True when there is none."""
+    fields = {name: kind() for name, kind in (extra or {}).items()}
+    fields.update(serializer().fields)
+    ok = True
+    for name, value in item.items():
+        field = fields.get(name)
+        if value is None or field is None:
+            continue
+        if message := _json_type_error(field, value):
+            errors.add(f"{path}.{name}", message)
+            ok = False
+    return ok
 
 
 def _unknown(path: str, item: Mapping[str, Any], known: set[str], errors: Errors) -> bool:
@@ -74,6 +130,10 @@ def kpis_apply(tenant: Tenant, value: list[Any], errors: Errors) -> int:
     done = 0
     for path, item in _items(value, "kpis", errors):
         if _unknown(path, item, KPI_FIELDS, errors):
+            continue
+        if not _typed(
+            path, item, KpiCreateInput, errors, extra={"custom": serializers.BooleanField}
+        ):
             continue
         with errors.item(path):
             code = item.get("code")
@@ -138,6 +198,8 @@ def settings_export(tenant: Tenant) -> dict[str, Any]:
 def settings_apply(tenant: Tenant, value: dict[str, Any], errors: Errors) -> int:
     if not value or _unknown("interaction_settings", value, SETTINGS_FIELDS, errors):
         return 0
+    if not _typed("interaction_settings", value, KpiUpdateInput, errors):
+        return 0
     with errors.item("interaction_settings"):
         # threshold_seconds belongs to service_level, short_abandon_seconds to both.
         kpi_update(
@@ -172,6 +234,8 @@ def point_rules_apply(tenant: Tenant, value: list[Any], errors: Errors) -> int:
     for path, item in _items(value, "point_rules", errors):
         if _unknown(path, item, set(game.RULE_FIELDS), errors):
             continue
+        if not _typed(path, item, PointRuleInput, errors):
+            continue
         with errors.item(path):
             values = {k: item[k] for k in game.RULE_FIELDS if k in item}
             rule = existing.get(str(item.get("name")))
@@ -193,8 +257,21 @@ def levels_export(tenant: Tenant) -> list[dict[str, Any]]:
     ]
 
 
+class LevelInput(serializers.Serializer[Any]):
+    """A level's JSON types (levels_replace checks the table's values)."""
+
+    number = serializers.IntegerField()
+    name = serializers.CharField()
+    min_points = serializers.IntegerField()
+
+
 def levels_apply(tenant: Tenant, value: list[Any], errors: Errors) -> int:
     if not value:
+        return 0
+    typed = [
+        _typed(path, item, LevelInput, errors) for path, item in _items(value, "levels", errors)
+    ]
+    if len(typed) != len(value) or not all(typed):
         return 0
     with errors.item("levels"):
         game.levels_replace(tenant=tenant, levels=value)
@@ -214,6 +291,8 @@ def badges_apply(tenant: Tenant, value: list[Any], errors: Errors) -> int:
     existing = {b.code: b for b in Badge.objects.for_tenant(tenant)}
     for path, item in _items(value, "badges", errors):
         if _unknown(path, item, {"code", *game.BADGE_FIELDS}, errors):
+            continue
+        if not _typed(path, item, BadgeInput, errors):
             continue
         with errors.item(path):
             values = {k: item[k] for k in game.BADGE_FIELDS if k in item}
@@ -252,6 +331,8 @@ def rewards_apply(tenant: Tenant, value: list[Any], errors: Errors) -> int:
     existing = {r.name: r for r in Reward.objects.for_tenant(tenant)}
     for path, item in _items(value, "rewards", errors):
         if _unknown(path, item, set(wallet.REWARD_FIELDS), errors):
+            continue
+        if not _typed(path, item, RewardInput, errors):
             continue
         with errors.item(path):
             reward = existing.get(str(item.get("name")))
@@ -331,6 +412,8 @@ def contest_templates_apply(tenant: Tenant, value: list[Any], errors: Errors) ->
     for path, item in _items(value, "contest_templates", errors):
         if _unknown(path, item, {*CONTEST_FIELDS, "window"}, errors):
             continue
+        if not _typed(path, item, ContestInput, errors):
+            continue
         with errors.item(path):
             window = item.get("window", "week")
             start = _next_midnight(tenant)
@@ -381,6 +464,8 @@ def alert_rules_apply(tenant: Tenant, value: list[Any], errors: Errors) -> int:
     existing = {r.name: r for r in AlertRule.objects.for_tenant(tenant)}
     for path, item in _items(value, "alert_rules", errors):
         if _unknown(path, item, set(coaching.RULE_FIELDS), errors):
+            continue
+        if not _typed(path, item, AlertRuleInput, errors):
             continue
         with errors.item(path):
             values = {k: item[k] for k in coaching.RULE_FIELDS if k in item}

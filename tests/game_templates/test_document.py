@@ -217,3 +217,57 @@ def test_a_rule_named_by_a_non_string_is_refused_by_path_never_a_500(api, tenant
     if answer.status_code == 400:
         assert any(path.startswith("point_rules[0]") for path in answer.json()["errors"])
     assert counts(tenant)["rules"] in (0, 6)
+
+
+def test_bad_types_in_every_section_are_a_400_naming_the_path(api, tenant):
+    """Each item is type-checked as the API's serializer for the same object declares it:
+    a name that is not a string, points as a string, a flag as a number… each is named by
+    its path, and nothing at all is applied."""
+    document = copy.deepcopy(bundled_document("starter"))
+    document["point_rules"][0]["name"] = {"not": "a name"}
+    document["point_rules"][1]["points"] = "10"
+    document["point_rules"][2]["active"] = 1
+    document["badges"][0]["name"] = 7
+    document["badges"][1]["coins"] = 2.5
+    document["rewards"][0]["cost"] = True
+    document["levels"][1]["min_points"] = "100"
+    document["kpis"] = [
+        {"code": 5},
+        {"code": "aht", "min_volume": "3"},
+        {"code": "x", "custom": "yes"},
+    ]
+    document["interaction_settings"] = {"threshold_seconds": "20"}
+    document["contest_templates"][0]["metric"] = ["points"]
+    document["alert_rules"] = [{"name": "Slow", "kind": "behind", "kpi": "aht", "periods": "2"}]
+    response = api.post("/api/v1/game/import", document, format="json")
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"].startswith("application/problem+json")
+    errors = response.json()["errors"]
+    assert errors == {
+        "point_rules[0].name": ["Must be a string."],
+        "point_rules[1].points": ["Must be a whole number."],
+        "point_rules[2].active": ["Must be true or false."],
+        "badges[0].name": ["Must be a string."],
+        "badges[1].coins": ["Must be a whole number."],
+        "rewards[0].cost": ["Must be a whole number."],
+        "levels[1].min_points": ["Must be a whole number."],
+        "kpis[0].code": ["Must be a string."],
+        "kpis[1].min_volume": ["Must be a number."],
+        "kpis[2].custom": ["Must be true or false."],
+        "interaction_settings.threshold_seconds": ["Must be a whole number."],
+        "contest_templates[0].metric": ["Must be a string."],
+        "alert_rules[0].periods": ["Must be a whole number."],
+    }
+    assert counts(tenant) == EMPTY
+
+
+def test_the_same_items_with_the_right_types_import(api, tenant):
+    """The contrast: the same sections with the types the API takes import."""
+    document = copy.deepcopy(bundled_document("starter"))
+    document["kpis"] = [{"code": "aht", "min_volume": 3}]
+    document["interaction_settings"] = {"threshold_seconds": 20}
+    document["alert_rules"] = [{"name": "Slow", "kind": "behind", "kpi": "aht", "periods": 2}]
+    response = api.post("/api/v1/game/import", document, format="json")
+    assert response.status_code == 200, response.content
+    assert AlertRule.objects.get(tenant=tenant).periods == 2
+    assert counts(tenant)["rules"] == len(document["point_rules"])
