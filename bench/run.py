@@ -6,6 +6,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-for script in ("ingest.py", "leaderboard.py", "widgets.py", "admin_export.py", "soak.py"):
+for script in (
+    "ingest.py",
+    "leaderboard.py",
+    "widgets.py",
+    "admin_export.py",
+    "webhooks.py",
+    "soak.py",
+):
     print(f"=== bench/{script}", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], check=True)
