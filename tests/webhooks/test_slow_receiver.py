@@ -1,5 +1,6 @@
 """One slow receiver never delays another tenant's deliveries: at most
-WEBHOOKS_CONCURRENCY_PER_ENDPOINT deliveries to one endpoint hold worker slots at a time.
+WEBHOOKS_CONCURRENCY_PER_ENDPOINT deliveries to one endpoint hold worker slots at a time, and
+one while the endpoint is failing.
 
 Two threads stand for a worker's two slots, taking deliveries in the order they were queued:
 three to a receiver that hangs, then one of another tenant. With the bound the other tenant's
@@ -39,9 +40,18 @@ def _queued(tenant: Any, endpoint: Any, n: int) -> list[int]:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(("bound", "other_waits"), [(1, False), (100, True)])
+@pytest.mark.parametrize(
+    ("bound", "failing", "other_waits"),
+    [
+        (1, False, False),
+        (100, False, True),
+        # a bound of 2 with 2 slots: the slow receiver takes both, unless it is failing
+        (2, False, True),
+        (2, True, False),
+    ],
+)
 def test_a_slow_receiver_holds_no_more_slots_than_its_bound(
-    tenant, outsider, settings, bound, other_waits
+    tenant, outsider, settings, bound, failing, other_waits
 ):
     settings.WEBHOOKS_CONCURRENCY_PER_ENDPOINT = bound
     settings.WEBHOOKS_TIMEOUT_SECONDS = 10
@@ -49,6 +59,9 @@ def test_a_slow_receiver_holds_no_more_slots_than_its_bound(
     outcomes: list[str] = []
     with receiving(hold=release, hold_seconds=10) as slow, receiving() as other:
         hanging = endpoint_create(tenant=tenant, url=slow.url, events=["*"]).endpoint
+        if failing:  # it timed out before: one slot only until a delivery succeeds
+            hanging.failing_since = timezone.now()
+            hanging.save(update_fields=["failing_since"])
         fine = endpoint_create(tenant=outsider, url=other.url, events=["*"]).endpoint
         work: queue.Queue[int] = queue.Queue()
         for pk in [*_queued(tenant, hanging, 3), *_queued(outsider, fine, 1)]:
