@@ -11,6 +11,8 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import TenantScopedAdmin
 from accounts.audit.models import AuditEntry
@@ -39,7 +41,7 @@ class ScopedValuesFilter(admin.SimpleListFilter):
 
 
 class ActorFilter(ScopedValuesFilter):
-    title = "actor"
+    title = _("actor")
     parameter_name = "actor"
     field = "actor"
 
@@ -57,7 +59,7 @@ class ActorFilter(ScopedValuesFilter):
 
 
 class ObjectTypeFilter(ScopedValuesFilter):
-    title = "object type"
+    title = _("object type")
     parameter_name = "object_type"
     field = "object_type"
 
@@ -79,9 +81,12 @@ def changes_table(before: Any, after: Any) -> SafeString:
         ((name, shown(old, name), shown(new, name)) for name in names),
     )
     return format_html(
-        "<table class='gamify-audit-changes'><thead><tr><th scope='col'>field</th>"
-        "<th scope='col'>before</th><th scope='col'>after</th></tr></thead>"
+        "<table class='gamify-audit-changes'><thead><tr><th scope='col'>{}</th>"
+        "<th scope='col'>{}</th><th scope='col'>{}</th></tr></thead>"
         "<tbody>{}</tbody></table>",
+        gettext("field"),
+        gettext("before"),
+        gettext("after"),
         rows,
     )
 
@@ -116,17 +121,17 @@ class AuditEntryAdmin(TenantScopedAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="actor", ordering="actor")
+    @admin.display(description=_("actor"), ordering="actor")
     def actor_label(self, obj: AuditEntry) -> str:
         return obj.actor_name if obj.actor_name and obj.actor_name != obj.actor else obj.actor
 
-    @admin.display(description="changed")
+    @admin.display(description=_("changed"))
     def summary(self, obj: AuditEntry) -> str:
         keys = sorted((obj.before or {}).keys() | (obj.after or {}).keys())
         text = ", ".join(keys)
         return text if len(text) <= 80 else text[:79] + "…"
 
-    @admin.display(description="before → after")
+    @admin.display(description=_("before → after"))
     def changes(self, obj: AuditEntry) -> SafeString:
         return changes_table(obj.before, obj.after)
 

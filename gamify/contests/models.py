@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import TenantOwned
 
@@ -17,13 +18,14 @@ class Contest(TenantOwned):
         AGENT = "agent"
         TEAM = "team"
 
-    class Status(models.TextChoices):
-        DRAFT = "draft"
-        SCHEDULED = "scheduled"
-        RUNNING = "running"
-        FINALIZING = "finalizing"  # ended; late events still count during the grace window
-        FINISHED = "finished"
-        CANCELLED = "cancelled"
+    class Status(models.TextChoices):  # labels translated for the admin
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        RUNNING = "running", _("Running")
+        # ended; late events still count during the grace window
+        FINALIZING = "finalizing", _("Finalizing")
+        FINISHED = "finished", _("Finished")
+        CANCELLED = "cancelled", _("Cancelled")
 
     class Recurrence(models.TextChoices):
         DAILY = "daily"
