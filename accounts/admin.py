@@ -61,6 +61,21 @@ def zone_help(help_text: str, zone: str | None) -> str:
     return f"{help_text} {where}".strip() if help_text else where
 
 
+# Datetime columns' headers in the page's language (a model's field names are English).
+TIME_LABELS = {
+    "created_at": gettext_lazy("Created at"),
+    "updated_at": gettext_lazy("Updated at"),
+    "decided_at": gettext_lazy("Decided at"),
+    "fulfilled_at": gettext_lazy("Fulfilled at"),
+    "starts_at": gettext_lazy("Starts at"),
+    "ends_at": gettext_lazy("Ends at"),
+    "awarded_at": gettext_lazy("Awarded at"),
+    "occurred_at": gettext_lazy("Occurred at"),
+    "disabled_at": gettext_lazy("Disabled at"),
+    "failing_since": gettext_lazy("Failing since"),
+}
+
+
 def local_time_column(
     field: str, label: str, zones: dict[int, str], shared: str | None
 ) -> Callable[[Any], str]:
@@ -190,7 +205,7 @@ class TenantTimesAdmin(admin.ModelAdmin[Any]):
             if field is None:
                 columns.append(name)
             else:
-                label = str(field.verbose_name).capitalize()
+                label = str(TIME_LABELS.get(field.name, str(field.verbose_name).capitalize()))
                 columns.append(local_time_column(field.name, label, zones, shared))
         return columns
 

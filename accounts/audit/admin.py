@@ -40,6 +40,26 @@ class ScopedValuesFilter(admin.SimpleListFilter):
         return queryset.filter(**{self.field: value}) if value else queryset
 
 
+# The filters on the model's own fields, titled in the page's language.
+FILTER_TITLES = {
+    "actor_kind": _("actor kind"),
+    "action": _("action"),
+    "created_at": _("created at"),
+}
+
+
+class TitledChoicesFilter(admin.ChoicesFieldListFilter):
+    def __init__(self, field: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(field, *args, **kwargs)
+        self.title = FILTER_TITLES.get(field.name, self.title)
+
+
+class TitledDateFilter(admin.DateFieldListFilter):
+    def __init__(self, field: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(field, *args, **kwargs)
+        self.title = FILTER_TITLES.get(field.name, self.title)
+
+
 class ActorFilter(ScopedValuesFilter):
     title = _("actor")
     parameter_name = "actor"
@@ -96,14 +116,20 @@ class AuditEntryAdmin(TenantScopedAdmin):
     list_display = [
         "created_at",
         "actor_label",
-        "action",
-        "object_type",
-        "object_id",
-        "object_repr",
+        "action_label",
+        "object_type_label",
+        "object_id_label",
+        "object_label",
         "summary",
         "tenant",
     ]
-    list_filter = [ActorFilter, "actor_kind", ObjectTypeFilter, "action", "created_at"]
+    list_filter = [
+        ActorFilter,
+        ("actor_kind", TitledChoicesFilter),
+        ObjectTypeFilter,
+        ("action", TitledChoicesFilter),
+        ("created_at", TitledDateFilter),
+    ]
     search_fields = ["actor", "actor_name", "object_id", "object_repr"]
     list_select_related = ["tenant"]
     date_hierarchy = "created_at"
@@ -124,6 +150,22 @@ class AuditEntryAdmin(TenantScopedAdmin):
     @admin.display(description=_("actor"), ordering="actor")
     def actor_label(self, obj: AuditEntry) -> str:
         return obj.actor_name if obj.actor_name and obj.actor_name != obj.actor else obj.actor
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_label(self, obj: AuditEntry) -> str:
+        return str(obj.get_action_display())
+
+    @admin.display(description=_("object type"), ordering="object_type")
+    def object_type_label(self, obj: AuditEntry) -> str:
+        return obj.object_type
+
+    @admin.display(description=_("object id"), ordering="object_id")
+    def object_id_label(self, obj: AuditEntry) -> str:
+        return obj.object_id
+
+    @admin.display(description=_("object"))
+    def object_label(self, obj: AuditEntry) -> str:
+        return obj.object_repr
 
     @admin.display(description=_("changed"))
     def summary(self, obj: AuditEntry) -> str:

@@ -60,6 +60,18 @@ class GoalForm(forms.ModelForm[Goal]):
     class Meta:
         model = Goal
         fields = ["tenant", *services.GOAL_FIELDS]
+        labels = {
+            "tenant": _("Tenant"),
+            "name": _("Name"),
+            "target": _("Target"),
+            "period": _("Period"),
+            "start": _("Start"),
+            "deadline": _("Deadline"),
+            "agent": _("Agent"),
+            "team": _("Team"),
+            "min_volume": _("Minimum volume"),
+            "active": _("Active"),
+        }
         help_texts = {
             "agent": _("The agent the goal is for; leave agent and team blank for the tenant"),
             "team": _("The team (its own figures, sub-teams included)"),
@@ -258,6 +270,18 @@ class AlertRuleForm(forms.ModelForm[AlertRule]):
     class Meta:
         model = AlertRule
         fields = ["tenant", *services.RULE_FIELDS]
+        labels = {
+            "tenant": _("Tenant"),
+            "name": _("Name"),
+            "kind": _("Kind"),
+            "basis": _("Basis"),
+            "percent": _("Percent"),
+            "periods": _("Periods in a row"),
+            "period": _("Period"),
+            "min_volume": _("Minimum volume"),
+            "cooldown_minutes": _("Cool-down (minutes)"),
+            "active": _("Active"),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -322,6 +346,11 @@ class CoachingSettingsForm(forms.ModelForm[CoachingSettings]):
     class Meta:
         model = CoachingSettings
         fields = ["tenant", "scorecard_kpis", "close_band_percent", "move_counts_as_leaving"]
+        labels = {
+            "tenant": _("Tenant"),
+            "close_band_percent": _("Close band (%)"),
+            "move_counts_as_leaving": _("A move counts as leaving"),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

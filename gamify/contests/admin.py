@@ -104,6 +104,17 @@ class ContestForm(forms.ModelForm[Contest]):
             "prizes",
             "recurrence",
         ]
+        labels = {
+            "tenant": _("Tenant"),
+            "name": _("Name"),
+            "kind": _("Kind"),
+            "entity": _("Entity"),
+            "starts_at": _("Starts at"),
+            "ends_at": _("Ends at"),
+            "min_volume": _("Minimum volume"),
+            "target": _("Target"),
+            "recurrence": _("Recurrence"),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -35,11 +35,11 @@ class Contest(TenantOwned):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RANKED)
     entity = models.CharField(max_length=10, choices=Entity.choices, default=Entity.AGENT)
-    metric = models.CharField(max_length=40, help_text="points or a KPI code")
+    metric = models.CharField(max_length=40, help_text=_("points or a KPI code"))
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     participants = models.JSONField(
-        default=dict, blank=True, help_text='{"teams": [...], "agents": [...]} (empty: everyone)'
+        default=dict, blank=True, help_text=_('{"teams": [...], "agents": [...]} (empty: everyone)')
     )
     min_volume = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True)
     target = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
@@ -82,7 +82,7 @@ class ContestResult(models.Model):
     reason = models.CharField(max_length=300, blank=True)
     prize_coins = models.PositiveIntegerField(default=0)
     prize_badge = models.CharField(max_length=60, blank=True)
-    position = models.PositiveIntegerField(help_text="Listing order")
+    position = models.PositiveIntegerField(help_text=_("Listing order"))
 
     class Meta:
         ordering = ["contest", "position"]

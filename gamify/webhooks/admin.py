@@ -34,6 +34,7 @@ class EndpointForm(forms.ModelForm[Endpoint]):
     class Meta:
         model = Endpoint
         fields = ["tenant", "url", "events", "description", "active"]
+        labels = {"tenant": _("Tenant"), "description": _("Description"), "active": _("Active")}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
