@@ -21,14 +21,15 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts import services
 from accounts.api.auth import forget_key
 from accounts.models import Agent, AgentHistory, ApiKey, Membership, Team, Tenant
 from core.errors import ApplicationError
+from core.localdates import admin_datetime
 
 WRITE_ROLES = (Membership.Role.OWNER, Membership.Role.MANAGER)
-ANY_TENANT_ZONE = "the chosen tenant's time zone"
 
 
 def tenant_ids(request: HttpRequest, *, write: bool = False) -> set[int]:
@@ -52,8 +53,27 @@ def problem_message(exc: ApplicationError) -> str:
 
 def zone_help(help_text: str, zone: str | None) -> str:
     """A datetime field's help text, saying in which zone it is read and shown."""
-    where = f"{zone} time (the tenant's time zone)." if zone else f"In {ANY_TENANT_ZONE}."
+    where = (
+        gettext("%(zone)s time (the tenant's time zone).") % {"zone": zone}
+        if zone
+        else gettext("In the chosen tenant's time zone.")
+    )
     return f"{help_text} {where}".strip() if help_text else where
+
+
+# Datetime columns' headers in the page's language (a model's field names are English).
+TIME_LABELS = {
+    "created_at": gettext_lazy("Created at"),
+    "updated_at": gettext_lazy("Updated at"),
+    "decided_at": gettext_lazy("Decided at"),
+    "fulfilled_at": gettext_lazy("Fulfilled at"),
+    "starts_at": gettext_lazy("Starts at"),
+    "ends_at": gettext_lazy("Ends at"),
+    "awarded_at": gettext_lazy("Awarded at"),
+    "occurred_at": gettext_lazy("Occurred at"),
+    "disabled_at": gettext_lazy("Disabled at"),
+    "failing_since": gettext_lazy("Failing since"),
+}
 
 
 def local_time_column(
@@ -68,7 +88,7 @@ def local_time_column(
         if value is None:
             return "-"
         zone = zones.get(obj.pk if isinstance(obj, Tenant) else obj.tenant_id, "UTC")
-        shown = f"{value.astimezone(zoneinfo.ZoneInfo(zone)):%Y-%m-%d %H:%M}"
+        shown = admin_datetime(value, zoneinfo.ZoneInfo(zone))
         return shown if shared else f"{shown} {zone}"
 
     return column
@@ -185,7 +205,7 @@ class TenantTimesAdmin(admin.ModelAdmin[Any]):
             if field is None:
                 columns.append(name)
             else:
-                label = str(field.verbose_name).capitalize()
+                label = str(TIME_LABELS.get(field.name, str(field.verbose_name).capitalize()))
                 columns.append(local_time_column(field.name, label, zones, shared))
         return columns
 
@@ -449,7 +469,7 @@ class TeamForm(forms.ModelForm[Team]):
             if errors:
                 self.add_error("external_id", errors)
             if parent is not None and parent.tenant_id != tenant.pk:
-                self.add_error("parent", "The parent belongs to another tenant.")
+                self.add_error("parent", gettext("The parent belongs to another tenant."))
             else:
                 try:
                     services.team_parent_check(
@@ -471,7 +491,7 @@ class TeamAdmin(TenantScopedAdmin):
     list_select_related = ["parent", "tenant"]
     readonly_fields = ["scorecard"]
 
-    @admin.display(description="Scorecard")
+    @admin.display(description=gettext_lazy("Scorecard"))
     def scorecard(self, obj: Team) -> str:
         return scorecard_link("team", obj)
 
@@ -496,7 +516,7 @@ def scorecard_link(kind: str, obj: Model) -> str:
         url = reverse(f"admin:coaching_scorecard_{kind}", args=[obj.pk])
     except NoReverseMatch:
         return "-"
-    return format_html('<a href="{}">{}</a>', url, "This week's scorecard")
+    return format_html('<a href="{}">{}</a>', url, gettext("This week's scorecard"))
 
 
 class AgentHistoryInline(admin.TabularInline[AgentHistory, Agent]):
@@ -519,7 +539,7 @@ class AgentAdmin(TenantScopedAdmin):
     inlines = [AgentHistoryInline]
     readonly_fields = ["scorecard"]
 
-    @admin.display(description="Scorecard")
+    @admin.display(description=gettext_lazy("Scorecard"))
     def scorecard(self, obj: Agent) -> str:
         return scorecard_link("agent", obj)
 

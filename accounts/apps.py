@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
@@ -6,6 +7,7 @@ class AccountsConfig(AppConfig):
     which tenant: auth, TenantAPIView, idempotency keys)."""
 
     name = "accounts"
+    verbose_name = _("Accounts")
 
     def ready(self) -> None:
         from accounts import receivers  # noqa: F401  (drops cached keys of a changed tenant)

@@ -256,6 +256,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The admin's language: the manager's choice (the language menu in the admin's header, a
+    # cookie), else the browser's Accept-Language, among LANGUAGES. The API stays English;
+    # widgets choose their own (the agent's locale, ?lang=) per page.
+    "core.middleware.AdminLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "core.middleware.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -317,6 +321,18 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+# The four languages of the product (widgets and the managers' admin); Persian is written
+# right to left (Django's bidi list), so the admin renders dir="rtl" in it.
+LANGUAGES = [
+    ("en", "English"),
+    ("zh-hans", "简体中文"),
+    ("zh-hant", "繁體中文"),
+    ("fa", "فارسی"),
+]
+# The admin pages' strings (gamify/widgets keeps its own catalogue, gamify/widgets/locale).
+LOCALE_PATHS = [BASE_DIR / "config" / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -358,6 +374,7 @@ SECURE_HSTS_PRELOAD: bool = BEHIND_TLS and _read("HSTS_PRELOAD", bool, True)
 # build over plain HTTP on localhost.
 SESSION_COOKIE_SECURE: bool = _read("SECURE_COOKIES", bool, not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 CONTENT_SECURITY_POLICY = {
     # JSON answers render no HTML: building the header for them is wasted work on the hot path.
     "EXCLUDE_URL_PREFIXES": ["/api/v1/"],

@@ -26,5 +26,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    # set_language: the admin's language menu posts here (a cookie keeps the choice).
+    path("i18n/", include("django.conf.urls.i18n")),
     *widget_urls.urlpatterns,
 ]

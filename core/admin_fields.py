@@ -17,6 +17,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 REMOVE = "remove"
 MAX_ROWS = 50  # more rows than any contest needs; bounds what a forged POST makes us parse
@@ -89,7 +90,7 @@ class RowsWidget(forms.Widget):
                     forms.CheckboxInput().render(
                         f"{name}-{index}-{REMOVE}",
                         False,
-                        {"id": f"id_{name}-{index}-{REMOVE}", "title": "Remove this row"},
+                        {"id": f"id_{name}-{index}-{REMOVE}", "title": gettext("Remove this row")},
                         renderer,
                     ),
                 )
@@ -97,10 +98,11 @@ class RowsWidget(forms.Widget):
             ),
         )
         return format_html(
-            '<table id="id_{}" class="gamify-rows"><thead><tr>{}<th>Remove</th></tr></thead>'
+            '<table id="id_{}" class="gamify-rows"><thead><tr>{}<th>{}</th></tr></thead>'
             '<tbody>{}</tbody></table><input type="hidden" name="{}-rows" value="{}">',
             name,
             head,
+            gettext("Remove"),
             body,
             name,
             len(rows),

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
@@ -6,7 +7,7 @@ class CoreConfig(AppConfig):
     metrics and the process guards. It imports no Gamify app."""
 
     name = "core"
-    verbose_name = "Gamify platform"
+    verbose_name = _("Gamify platform")
 
     def ready(self) -> None:
         from core import (

@@ -6,10 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
 from django.core.validators import ProhibitNullCharactersValidator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware as _CsrfViewMiddleware
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 
 API_PREFIX = "/api/"
 NUL = "\x00"
@@ -72,3 +76,32 @@ class CsrfViewMiddleware(_PagesOnly, _CsrfViewMiddleware):
     """API views are csrf_exempt: DRF checks CSRF itself, and only for session-authenticated
     requests (SessionAuthentication runs Django's check on its own). Reading the CSRF cookie
     for every API request was work nobody used."""
+
+
+# The pages whose language follows the manager (the admin, and Django's set_language view
+# that its language menu posts to).
+LOCALIZED_PREFIXES = ("/admin/", "/i18n/")
+
+
+class AdminLocaleMiddleware(LocaleMiddleware):
+    """The admin speaks the manager's language: the one chosen in its language menu (a
+    cookie), else the browser's Accept-Language, among settings.LANGUAGES.
+
+    The API stays in LANGUAGE_CODE whatever a client's Accept-Language says (its messages are
+    a contract, documented in English), and the widgets pick their own language per page (the
+    agent's locale, `?lang=`), so only the admin's paths negotiate."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if request.path_info.startswith(LOCALIZED_PREFIXES):
+            super().process_request(request)
+            return
+        # A thread keeps the language it last activated: reset it for every other request.
+        translation.activate(settings.LANGUAGE_CODE)
+        request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if request.path_info.startswith(LOCALIZED_PREFIXES):
+            return super().process_response(request, response)
+        return response

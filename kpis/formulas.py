@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
+# Built-in KPI names are marked for translation (the admin shows them in the manager's
+# language, display_name); the API keeps them in English.
+from django.utils.translation import gettext, gettext_noop
+
 # The counters kept per (agent or team, local hour). Order is the storage order.
 COUNTERS: tuple[str, ...] = (
     "events",  # raw events folded into this bucket
@@ -201,7 +205,7 @@ BUILTIN: dict[str, KpiFormula] = {
     for k in (
         KpiFormula(
             "fcr",
-            "First contact resolution",
+            gettext_noop("First contact resolution"),
             "percent",
             UP,
             Decimal(10),
@@ -212,7 +216,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "aht",
-            "Average handle time",
+            gettext_noop("Average handle time"),
             "seconds",
             DOWN,
             Decimal(10),
@@ -223,7 +227,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "talk_time",
-            "Average talk time",
+            gettext_noop("Average talk time"),
             "seconds",
             DOWN,
             Decimal(10),
@@ -233,7 +237,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "hold_time",
-            "Average hold time",
+            gettext_noop("Average hold time"),
             "seconds",
             DOWN,
             Decimal(10),
@@ -243,7 +247,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "acw",
-            "Average after-call work",
+            gettext_noop("Average after-call work"),
             "seconds",
             DOWN,
             Decimal(10),
@@ -253,7 +257,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "asa",
-            "Average speed of answer",
+            gettext_noop("Average speed of answer"),
             "seconds",
             DOWN,
             Decimal(10),
@@ -264,7 +268,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "queue_time",
-            "Average time in queue",
+            gettext_noop("Average time in queue"),
             "seconds",
             DOWN,
             Decimal(10),
@@ -275,7 +279,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "abandon_rate",
-            "Abandonment rate",
+            gettext_noop("Abandonment rate"),
             "percent",
             DOWN,
             Decimal(20),
@@ -287,7 +291,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "service_level",
-            "Service level",
+            gettext_noop("Service level"),
             "percent",
             UP,
             Decimal(20),
@@ -299,7 +303,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "blocked_rate",
-            "Blocked rate",
+            gettext_noop("Blocked rate"),
             "percent",
             DOWN,
             Decimal(20),
@@ -309,7 +313,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "transfer_rate",
-            "Transfer rate",
+            gettext_noop("Transfer rate"),
             "percent",
             DOWN,
             Decimal(10),
@@ -319,7 +323,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "contacts_handled",
-            "Contacts handled",
+            gettext_noop("Contacts handled"),
             "count",
             UP,
             Decimal(1),
@@ -329,7 +333,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "csat",
-            "Customer satisfaction (top-2-box)",
+            gettext_noop("Customer satisfaction (top-2-box)"),
             "percent",
             UP,
             Decimal(5),
@@ -340,7 +344,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "csat_avg",
-            "Average CSAT",
+            gettext_noop("Average CSAT"),
             "score",
             UP,
             Decimal(5),
@@ -349,7 +353,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "nps",
-            "Net promoter score",
+            gettext_noop("Net promoter score"),
             "score",
             UP,
             Decimal(5),
@@ -360,7 +364,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "ces",
-            "Customer effort score",
+            gettext_noop("Customer effort score"),
             "score",
             DOWN,
             Decimal(5),
@@ -369,7 +373,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "qa_score",
-            "Quality score",
+            gettext_noop("Quality score"),
             "score",
             UP,
             Decimal(1),
@@ -379,7 +383,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "adherence",
-            "Schedule adherence",
+            gettext_noop("Schedule adherence"),
             "percent",
             UP,
             Decimal(3600),
@@ -392,7 +396,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "save_rate",
-            "Retention save rate",
+            gettext_noop("Retention save rate"),
             "percent",
             UP,
             Decimal(5),
@@ -402,7 +406,7 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
         KpiFormula(
             "turnover",
-            "Agent turnover",
+            gettext_noop("Agent turnover"),
             "percent",
             DOWN,
             Decimal(1),
@@ -415,6 +419,14 @@ BUILTIN: dict[str, KpiFormula] = {
         ),
     )
 }
+
+
+def display_name(code: str, name: str) -> str:
+    """A KPI's name in the active language: a built-in one translated, a tenant's own KPI (or
+    a renamed one) as the tenant wrote it."""
+    builtin = BUILTIN.get(code)
+    return gettext(name) if builtin is not None and builtin.name == name else name
+
 
 TWO_PLACES = Decimal("0.01")
 

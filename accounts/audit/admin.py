@@ -11,6 +11,8 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import TenantScopedAdmin
 from accounts.audit.models import AuditEntry
@@ -38,8 +40,28 @@ class ScopedValuesFilter(admin.SimpleListFilter):
         return queryset.filter(**{self.field: value}) if value else queryset
 
 
+# The filters on the model's own fields, titled in the page's language.
+FILTER_TITLES = {
+    "actor_kind": _("actor kind"),
+    "action": _("action"),
+    "created_at": _("created at"),
+}
+
+
+class TitledChoicesFilter(admin.ChoicesFieldListFilter):
+    def __init__(self, field: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(field, *args, **kwargs)
+        self.title = FILTER_TITLES.get(field.name, self.title)
+
+
+class TitledDateFilter(admin.DateFieldListFilter):
+    def __init__(self, field: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(field, *args, **kwargs)
+        self.title = FILTER_TITLES.get(field.name, self.title)
+
+
 class ActorFilter(ScopedValuesFilter):
-    title = "actor"
+    title = _("actor")
     parameter_name = "actor"
     field = "actor"
 
@@ -57,7 +79,7 @@ class ActorFilter(ScopedValuesFilter):
 
 
 class ObjectTypeFilter(ScopedValuesFilter):
-    title = "object type"
+    title = _("object type")
     parameter_name = "object_type"
     field = "object_type"
 
@@ -79,9 +101,12 @@ def changes_table(before: Any, after: Any) -> SafeString:
         ((name, shown(old, name), shown(new, name)) for name in names),
     )
     return format_html(
-        "<table class='gamify-audit-changes'><thead><tr><th scope='col'>field</th>"
-        "<th scope='col'>before</th><th scope='col'>after</th></tr></thead>"
+        "<table class='gamify-audit-changes'><thead><tr><th scope='col'>{}</th>"
+        "<th scope='col'>{}</th><th scope='col'>{}</th></tr></thead>"
         "<tbody>{}</tbody></table>",
+        gettext("field"),
+        gettext("before"),
+        gettext("after"),
         rows,
     )
 
@@ -91,14 +116,20 @@ class AuditEntryAdmin(TenantScopedAdmin):
     list_display = [
         "created_at",
         "actor_label",
-        "action",
-        "object_type",
-        "object_id",
-        "object_repr",
+        "action_label",
+        "object_type_label",
+        "object_id_label",
+        "object_label",
         "summary",
         "tenant",
     ]
-    list_filter = [ActorFilter, "actor_kind", ObjectTypeFilter, "action", "created_at"]
+    list_filter = [
+        ActorFilter,
+        ("actor_kind", TitledChoicesFilter),
+        ObjectTypeFilter,
+        ("action", TitledChoicesFilter),
+        ("created_at", TitledDateFilter),
+    ]
     search_fields = ["actor", "actor_name", "object_id", "object_repr"]
     list_select_related = ["tenant"]
     date_hierarchy = "created_at"
@@ -116,17 +147,33 @@ class AuditEntryAdmin(TenantScopedAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="actor", ordering="actor")
+    @admin.display(description=_("actor"), ordering="actor")
     def actor_label(self, obj: AuditEntry) -> str:
         return obj.actor_name if obj.actor_name and obj.actor_name != obj.actor else obj.actor
 
-    @admin.display(description="changed")
+    @admin.display(description=_("action"), ordering="action")
+    def action_label(self, obj: AuditEntry) -> str:
+        return str(obj.get_action_display())
+
+    @admin.display(description=_("object type"), ordering="object_type")
+    def object_type_label(self, obj: AuditEntry) -> str:
+        return obj.object_type
+
+    @admin.display(description=_("object id"), ordering="object_id")
+    def object_id_label(self, obj: AuditEntry) -> str:
+        return obj.object_id
+
+    @admin.display(description=_("object"))
+    def object_label(self, obj: AuditEntry) -> str:
+        return obj.object_repr
+
+    @admin.display(description=_("changed"))
     def summary(self, obj: AuditEntry) -> str:
         keys = sorted((obj.before or {}).keys() | (obj.after or {}).keys())
         text = ", ".join(keys)
         return text if len(text) <= 80 else text[:79] + "…"
 
-    @admin.display(description="before → after")
+    @admin.display(description=_("before → after"))
     def changes(self, obj: AuditEntry) -> SafeString:
         return changes_table(obj.before, obj.after)
 

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditConfig(AppConfig):
@@ -6,6 +7,7 @@ class AuditConfig(AppConfig):
 
     name = "accounts.audit"
     label = "audit"
+    verbose_name = _("Audit")
 
     def ready(self) -> None:
         from accounts.audit import context

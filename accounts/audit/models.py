@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Tenant, TenantQuerySet
 
@@ -24,23 +25,23 @@ class AuditQuerySet(TenantQuerySet):
         raise AuditAppendOnly("Audit entries are never deleted.")
 
 
-class AuditAction(models.TextChoices):
-    CREATE = "create"
-    UPDATE = "update"
-    DELETE = "delete"
-    GRANT = "grant"
-    ADJUST = "adjust"
-    APPROVE = "approve"
-    REJECT = "reject"
-    FULFIL = "fulfil"
-    CANCEL = "cancel"
+class AuditAction(models.TextChoices):  # labels translated for the admin
+    CREATE = "create", _("Create")
+    UPDATE = "update", _("Update")
+    DELETE = "delete", _("Delete")
+    GRANT = "grant", _("Grant")
+    ADJUST = "adjust", _("Adjust")
+    APPROVE = "approve", _("Approve")
+    REJECT = "reject", _("Reject")
+    FULFIL = "fulfil", _("Fulfil")
+    CANCEL = "cancel", _("Cancel")
 
 
 class ActorKind(models.TextChoices):
-    USER = "user", "admin user"
-    API_KEY = "api_key", "API key"
-    WIDGET = "widget", "agent widget"
-    SYSTEM = "system", "system or command"
+    USER = "user", _("admin user")
+    API_KEY = "api_key", _("API key")
+    WIDGET = "widget", _("agent widget")
+    SYSTEM = "system", _("system or command")
 
 
 class AuditEntry(models.Model):

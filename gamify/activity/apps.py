@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ActivityConfig(AppConfig):
@@ -6,3 +7,4 @@ class ActivityConfig(AppConfig):
 
     name = "gamify.activity"
     label = "activity"
+    verbose_name = _("Activity")

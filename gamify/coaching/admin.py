@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin import TenantScopedAdmin, tenant_ids
 from accounts.models import Agent, Team, Tenant
 from core.errors import ApplicationError
+from core.localdates import admin_datetime
 from gamify.coaching import selectors, services
 from gamify.coaching.models import AlertRule, CoachingSettings, Goal
 from gamify.coaching.progress import goals_progress
@@ -24,6 +25,19 @@ from kpis.catalogue import kpi_choices
 from kpis.periods import PERIOD_TYPES, parse_period
 
 BLANK = [("", "---------")]
+PERIOD_NAMES = {
+    "day": _("day"),
+    "week": _("week"),
+    "month": _("month"),
+    "quarter": _("quarter"),
+    "year": _("year"),
+}
+GOAL_STATUSES = {
+    "on_track": _("on track"),
+    "at_risk": _("at risk"),
+    "achieved": _("achieved"),
+    "missed": _("missed"),
+}
 
 
 def copy_errors(
@@ -37,20 +51,32 @@ def copy_errors(
 
 class GoalForm(forms.ModelForm[Goal]):
     tenant: Tenant | None = None  # set by TenantScopedAdmin.get_form
-    kpi = forms.ChoiceField(label="KPI", help_text="A KPI of the tenant's catalogue")
+    kpi = forms.ChoiceField(label=_("KPI"), help_text=_("A KPI of the tenant's catalogue"))
     op = forms.ChoiceField(
-        label="Comparison",
+        label=_("Comparison"),
         required=False,
-        choices=[("", "the KPI's better side"), (">=", "≥ at least"), ("<=", "≤ at most")],
+        choices=[("", _("the KPI's better side")), (">=", _("≥ at least")), ("<=", _("≤ at most"))],
     )
 
     class Meta:
         model = Goal
         fields = ["tenant", *services.GOAL_FIELDS]
+        labels = {
+            "tenant": _("Tenant"),
+            "name": _("Name"),
+            "target": _("Target"),
+            "period": _("Period"),
+            "start": _("Start"),
+            "deadline": _("Deadline"),
+            "agent": _("Agent"),
+            "team": _("Team"),
+            "min_volume": _("Minimum volume"),
+            "active": _("Active"),
+        }
         help_texts = {
-            "agent": "The agent the goal is for; leave agent and team blank for the tenant",
-            "team": "The team (its own figures, sub-teams included)",
-            "period": "Recurring every period; or leave blank and give a deadline",
+            "agent": _("The agent the goal is for; leave agent and team blank for the tenant"),
+            "team": _("The team (its own figures, sub-teams included)"),
+            "period": _("Recurring every period; or leave blank and give a deadline"),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -104,16 +130,16 @@ class GoalAdmin(TenantScopedAdmin):
         request._coaching_progress = progress  # type: ignore[attr-defined]
         return changelist
 
-    @admin.display(description="Status")
+    @admin.display(description=_("Status"))
     def status(self, obj: Goal) -> str:
         return "-"  # replaced per request by get_list_display (progress read per page)
 
     def get_list_display(self, request: HttpRequest) -> Any:
         def status(obj: Goal) -> str:
             progress = getattr(request, "_coaching_progress", {}).get(obj.pk)
-            return progress.status.replace("_", " ") if progress else "-"
+            return str(GOAL_STATUSES.get(progress.status, progress.status)) if progress else "-"
 
-        status.short_description = "Status"  # type: ignore[attr-defined]
+        status.short_description = _("Status")  # type: ignore[attr-defined]
         return [status if c == "status" else c for c in super().get_list_display(request)]
 
     def get_urls(self) -> list[URLPattern]:
@@ -175,13 +201,11 @@ class GoalAdmin(TenantScopedAdmin):
                 **self.admin_site.each_context(request),
                 "title": title,
                 "tenant": tenant,
-                "period_types": [p for p in PERIOD_TYPES if p != "all"],
+                "period_types": [(p, PERIOD_NAMES.get(p, p)) for p in PERIOD_TYPES if p != "all"],
                 "period": period,
                 # Formatted here: the template's date filter would show the server's zone.
-                "period_start": f"{period.start.astimezone(tz):%Y-%m-%d %H:%M}"
-                if period.start
-                else "",
-                "period_end": f"{period.end.astimezone(tz):%Y-%m-%d %H:%M}" if period.end else "",
+                "period_start": admin_datetime(period.start, tz) if period.start else "",
+                "period_end": admin_datetime(period.end, tz) if period.end else "",
                 "chosen_date": request.GET.get("date", ""),
                 "opts": self.model._meta,
                 **context,
@@ -243,12 +267,26 @@ class GoalAdmin(TenantScopedAdmin):
 class AlertRuleForm(forms.ModelForm[AlertRule]):
     tenant: Tenant | None = None  # set by TenantScopedAdmin.get_form
     kpi = forms.ChoiceField(
-        label="KPI", required=False, help_text="Required for team_average; blank: any goal's KPI"
+        label=_("KPI"),
+        required=False,
+        help_text=_("Required for team_average; blank: any goal's KPI"),
     )
 
     class Meta:
         model = AlertRule
         fields = ["tenant", *services.RULE_FIELDS]
+        labels = {
+            "tenant": _("Tenant"),
+            "name": _("Name"),
+            "kind": _("Kind"),
+            "basis": _("Basis"),
+            "percent": _("Percent"),
+            "periods": _("Periods in a row"),
+            "period": _("Period"),
+            "min_volume": _("Minimum volume"),
+            "cooldown_minutes": _("Cool-down (minutes)"),
+            "active": _("Active"),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -313,13 +351,18 @@ class CoachingSettingsForm(forms.ModelForm[CoachingSettings]):
     tenant: Tenant | None = None
     scorecard_kpis = forms.CharField(
         required=False,
-        label="Scorecard KPIs",
-        help_text="KPI codes in order, separated by commas; blank: the default list",
+        label=_("Scorecard KPIs"),
+        help_text=_("KPI codes in order, separated by commas; blank: the default list"),
     )
 
     class Meta:
         model = CoachingSettings
         fields = ["tenant", "scorecard_kpis", "close_band_percent", "move_counts_as_leaving"]
+        labels = {
+            "tenant": _("Tenant"),
+            "close_band_percent": _("Close band (%)"),
+            "move_counts_as_leaving": _("A move counts as leaving"),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CoachingConfig(AppConfig):
@@ -6,3 +7,4 @@ class CoachingConfig(AppConfig):
 
     name = "gamify.coaching"
     label = "coaching"
+    verbose_name = _("Coaching")

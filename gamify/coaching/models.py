@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Agent, Team, Tenant, TenantOwned
 
@@ -35,17 +36,19 @@ class CoachingSettings(models.Model):
     scorecard_kpis = models.JSONField(
         default=list,
         blank=True,
-        help_text="KPI codes in the scorecard's order; empty: the default list",
+        help_text=_("KPI codes in the scorecard's order; empty: the default list"),
     )
     close_band_percent = models.DecimalField(
         max_digits=6,
         decimal_places=2,
         default=5,
-        help_text="A value within this % of its target is 'close' rather than 'missed'",
+        help_text=_("A value within this % of its target is 'close' rather than 'missed'"),
     )
     move_counts_as_leaving = models.BooleanField(
         default=False,
-        help_text="Turnover on scorecards: an agent moved to another team has left the first one",
+        help_text=_(
+            "Turnover on scorecards: an agent moved to another team has left the first one"
+        ),
     )
 
     class Meta:
@@ -72,9 +75,9 @@ class Goal(TenantOwned):
     period = models.CharField(
         max_length=7, choices=[(p, p) for p in GOAL_PERIODS], blank=True, default=""
     )
-    start = models.DateField(help_text="A deadline goal counts from this local day")
+    start = models.DateField(help_text=_("A deadline goal counts from this local day"))
     deadline = models.DateField(
-        null=True, blank=True, help_text="The last local day of a one-off goal"
+        null=True, blank=True, help_text=_("The last local day of a one-off goal")
     )
     agent = models.ForeignKey(
         Agent, null=True, blank=True, on_delete=models.CASCADE, related_name="+"

@@ -12,6 +12,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import TenantScopedAdmin, problem_message, tenant_ids
 from accounts.models import Agent, Team, Tenant
@@ -22,8 +24,8 @@ from gamify.contests.models import Contest
 from gamify.game.models import Badge
 from kpis.catalogue import kpi_choices
 
-BLANK = [("", "---------")]
-OPS = [(">=", "≥ at least"), ("<=", "≤ at most")]
+BLANK: list[tuple[str, Any]] = [("", "---------")]
+OPS: list[tuple[str, Any]] = [(">=", _("≥ at least")), ("<=", _("≤ at most"))]
 NARROW = forms.NumberInput(attrs={"class": "vIntegerField"})  # the admin's width for numbers
 
 
@@ -34,7 +36,7 @@ def field_of(error_key: str, fields: Mapping[str, forms.Field]) -> tuple[str, st
     if parts[0] == "participants" and len(parts) > 1:
         return parts[1], ""
     if len(parts) > 1 and parts[1].isdigit():
-        where = f"Row {int(parts[1]) + 1}"
+        where = gettext("Row %(number)s") % {"number": int(parts[1]) + 1}
         columns = getattr(fields.get(parts[0]), "columns", {})
         if len(parts) > 2:
             column = columns.get(parts[2])
@@ -45,31 +47,46 @@ def field_of(error_key: str, fields: Mapping[str, forms.Field]) -> tuple[str, st
 
 class ContestForm(forms.ModelForm[Contest]):
     tenant: Tenant | None = None  # set by TenantScopedAdmin.get_form
-    metric = forms.ChoiceField(help_text="Points, or a KPI of the tenant's catalogue")
+    metric = forms.ChoiceField(
+        label=_("Metric"), help_text=_("Points, or a KPI of the tenant's catalogue")
+    )
     guardrails = RowsField(
         columns={
-            "kpi": forms.ChoiceField(label="KPI"),
-            "op": forms.ChoiceField(label="comparison", choices=BLANK + OPS),
-            "value": forms.FloatField(label="value", widget=NARROW),
+            "kpi": forms.ChoiceField(label=_("KPI")),
+            "op": forms.ChoiceField(label=_("comparison"), choices=BLANK + OPS),
+            "value": forms.FloatField(label=_("value"), widget=NARROW),
         },
-        help_text="An entry qualifies only while each of these KPIs holds over the contest's "
-        "window (e.g. CSAT at least 80). Blank rows are ignored.",
+        label=_("Guardrails"),
+        help_text=_(
+            "An entry qualifies only while each of these KPIs holds over the contest's "
+            "window (e.g. CSAT at least 80). Blank rows are ignored."
+        ),
     )
     prizes = RowsField(
         columns={
-            "rank_from": forms.IntegerField(label="from rank", widget=NARROW),
-            "rank_to": forms.IntegerField(label="to rank", required=False, widget=NARROW),
-            "coins": forms.IntegerField(label="coins", required=False, widget=NARROW),
-            "badge": forms.ChoiceField(label="badge", required=False),
+            "rank_from": forms.IntegerField(label=_("from rank"), widget=NARROW),
+            "rank_to": forms.IntegerField(label=_("to rank"), required=False, widget=NARROW),
+            "coins": forms.IntegerField(label=_("coins"), required=False, widget=NARROW),
+            "badge": forms.ChoiceField(label=_("badge"), required=False),
         },
-        help_text="Ranks from–to win the coins and the badge (to rank: blank for one rank). "
-        "A target contest pays its first prize to everyone who reaches the target.",
+        label=_("Prizes"),
+        help_text=_(
+            "Ranks from–to win the coins and the badge (to rank: blank for one rank). "
+            "A target contest pays its first prize to everyone who reaches the target."
+        ),
     )
     teams = forms.ModelMultipleChoiceField(
-        queryset=Team.objects.none(), required=False, help_text="Empty: everyone takes part"
+        label=_("Teams"),
+        queryset=Team.objects.none(),
+        required=False,
+        help_text=_("Empty: everyone takes part"),
     )
-    agents = forms.ModelMultipleChoiceField(queryset=Agent.objects.none(), required=False)
-    draft = forms.BooleanField(required=False, help_text="Keep as a draft (not scheduled)")
+    agents = forms.ModelMultipleChoiceField(
+        label=_("Agents"), queryset=Agent.objects.none(), required=False
+    )
+    draft = forms.BooleanField(
+        label=_("Draft"), required=False, help_text=_("Keep as a draft (not scheduled)")
+    )
 
     class Meta:
         model = Contest
@@ -87,13 +104,24 @@ class ContestForm(forms.ModelForm[Contest]):
             "prizes",
             "recurrence",
         ]
+        labels = {
+            "tenant": _("Tenant"),
+            "name": _("Name"),
+            "kind": _("Kind"),
+            "entity": _("Entity"),
+            "starts_at": _("Starts at"),
+            "ends_at": _("Ends at"),
+            "min_volume": _("Minimum volume"),
+            "target": _("Target"),
+            "recurrence": _("Recurrence"),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         tenant = self.tenant
         self.fields["metric"].choices = [  # type: ignore[attr-defined]
             *BLANK,
-            ("points", "Points (points)"),
+            ("points", gettext("Points (points)")),
             *kpi_choices(tenant),
         ]
         # Guardrails are judged from the counters: built-in KPIs only, as the service says.
@@ -101,7 +129,7 @@ class ContestForm(forms.ModelForm[Contest]):
         rails["kpi"].choices = BLANK + kpi_choices(tenant, custom=False)
         badges = Badge.objects.for_tenant(tenant).order_by("name") if tenant else []
         self.fields["prizes"].columns["badge"].choices = [  # type: ignore[attr-defined]
-            ("", "no badge"),
+            ("", gettext("no badge")),
             *((b.code, f"{b.icon} {b.name} ({b.code})".strip()) for b in badges),
         ]
         if self.instance.pk:
@@ -123,7 +151,8 @@ class ContestForm(forms.ModelForm[Contest]):
             # Said here, so the page shows the form again instead of "changed successfully"
             # (contest_update refuses it too, should the status move meanwhile).
             raise forms.ValidationError(
-                f"A {self.instance.status} contest can no longer be changed; cancel it instead."
+                gettext("A %(status)s contest can no longer be changed; cancel it instead.")
+                % {"status": str(self.instance.get_status_display()).lower()}
             )
         values = {name: data.get(name) for name in services.FIELDS if name != "participants"}
         values["metric"] = data.get("metric") or None
@@ -196,7 +225,7 @@ class ContestAdmin(TenantScopedAdmin):
             return
         obj.pk, obj.status = saved.pk, saved.status
 
-    @admin.action(description="Cancel the selected contests")
+    @admin.action(description=_("Cancel the selected contests"))
     def cancel(self, request: HttpRequest, queryset: QuerySet[Contest]) -> None:
         done = 0
         for contest in queryset:
@@ -205,9 +234,13 @@ class ContestAdmin(TenantScopedAdmin):
                 done += 1
             except ApplicationError as exc:
                 messages.warning(request, f"{contest}: {problem_message(exc)}")
-        messages.success(request, f"{done} contest(s) cancelled.")
+        messages.success(
+            request,
+            ngettext("%(count)s contest cancelled.", "%(count)s contests cancelled.", done)
+            % {"count": done},
+        )
 
-    @admin.display(description="Standings")
+    @admin.display(description=_("Standings"))
     def standings(self, obj: Contest) -> str:
         if obj.pk is None:
             return "-"
@@ -220,10 +253,17 @@ class ContestAdmin(TenantScopedAdmin):
             for e in body["not_qualified"]
         ]
         if not rows:
-            return "No activity in the window yet."
+            return gettext("No activity in the window yet.")
         return format_html(
-            "<table><tr><th>Rank</th><th>Name</th><th>Value</th><th>Volume</th><th></th></tr>"
-            "{}</table>",
+            "<table class='gamify-standings'><caption>{}</caption><thead><tr>"
+            "<th scope='col'>{}</th><th scope='col'>{}</th><th scope='col'>{}</th>"
+            "<th scope='col'>{}</th><th scope='col'>{}</th></tr></thead><tbody>{}</tbody></table>",
+            gettext("Current standings (the first 20, then those not qualified)"),
+            gettext("Rank"),
+            gettext("Name"),
+            gettext("Value"),
+            gettext("Volume"),
+            gettext("Why not ranked"),
             format_html_join(
                 "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows
             ),

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ContestsConfig(AppConfig):
@@ -6,3 +7,4 @@ class ContestsConfig(AppConfig):
 
     name = "gamify.contests"
     label = "contests"
+    verbose_name = _("Contests")

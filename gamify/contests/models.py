@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import TenantOwned
 
@@ -17,13 +18,14 @@ class Contest(TenantOwned):
         AGENT = "agent"
         TEAM = "team"
 
-    class Status(models.TextChoices):
-        DRAFT = "draft"
-        SCHEDULED = "scheduled"
-        RUNNING = "running"
-        FINALIZING = "finalizing"  # ended; late events still count during the grace window
-        FINISHED = "finished"
-        CANCELLED = "cancelled"
+    class Status(models.TextChoices):  # labels translated for the admin
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        RUNNING = "running", _("Running")
+        # ended; late events still count during the grace window
+        FINALIZING = "finalizing", _("Finalizing")
+        FINISHED = "finished", _("Finished")
+        CANCELLED = "cancelled", _("Cancelled")
 
     class Recurrence(models.TextChoices):
         DAILY = "daily"
@@ -33,11 +35,11 @@ class Contest(TenantOwned):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RANKED)
     entity = models.CharField(max_length=10, choices=Entity.choices, default=Entity.AGENT)
-    metric = models.CharField(max_length=40, help_text="points or a KPI code")
+    metric = models.CharField(max_length=40, help_text=_("points or a KPI code"))
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     participants = models.JSONField(
-        default=dict, blank=True, help_text='{"teams": [...], "agents": [...]} (empty: everyone)'
+        default=dict, blank=True, help_text=_('{"teams": [...], "agents": [...]} (empty: everyone)')
     )
     min_volume = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True)
     target = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
@@ -80,7 +82,7 @@ class ContestResult(models.Model):
     reason = models.CharField(max_length=300, blank=True)
     prize_coins = models.PositiveIntegerField(default=0)
     prize_badge = models.CharField(max_length=60, blank=True)
-    position = models.PositiveIntegerField(help_text="Listing order")
+    position = models.PositiveIntegerField(help_text=_("Listing order"))
 
     class Meta:
         ordering = ["contest", "position"]

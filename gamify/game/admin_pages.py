@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -36,6 +37,7 @@ from accounts.admin import AgentAdmin, TeamAdmin, problem_message, tenant_ids
 from accounts.models import Agent, Team, Tenant
 from accounts.selectors import team_descendants
 from core.errors import ApplicationError
+from core.localdates import admin_date
 from core.times import day_range_error
 from gamify.game import selectors as game_selectors
 from gamify.game.exports import MAX_SPAN_DAYS, ExportPeriod, export_period, kpi_points_rows
@@ -45,7 +47,7 @@ from gamify.wallet.models import MAX_AMOUNT
 from gamify.wallet.selectors import wallet_balance
 from gamify.wallet.services import wallet_grant
 from kpis.catalogue import kpi_catalogue
-from kpis.formulas import KpiValue
+from kpis.formulas import KpiValue, display_name
 from kpis.periods import Period, local_today, period_of
 from kpis.selectors import agent_kpis, team_kpis
 
@@ -89,7 +91,7 @@ def kpi_rows(tenant: Tenant, values: dict[str, KpiValue]) -> list[KpiRow]:
     return [
         KpiRow(
             code=code,
-            name=catalogue[code].name,
+            name=display_name(code, catalogue[code].name),
             unit=catalogue[code].unit,
             value=value.value,
             volume=value.volume,
@@ -189,9 +191,10 @@ class ExportForm(forms.Form):
     """What to export: a tenant's agents (optionally one team and its sub-teams) over a
     period of the tenant's calendar."""
 
-    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none())
-    period = forms.ChoiceField(choices=PERIOD_CHOICES, initial="week")
+    tenant = forms.ModelChoiceField(label=_("Tenant"), queryset=Tenant.objects.none())
+    period = forms.ChoiceField(label=_("Period"), choices=PERIOD_CHOICES, initial="week")
     date = forms.DateField(
+        label=_("Date"),
         required=False,
         help_text=_("A day of the period (blank: today); for a date range, its first day"),
         widget=forms.DateInput(attrs={"type": "date"}),
@@ -203,6 +206,7 @@ class ExportForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     team = forms.ModelChoiceField(
+        label=_("Team"),
         queryset=Team.objects.none(),
         required=False,
         help_text=_("Only the agents now in this team or its sub-teams (blank: every agent)"),
@@ -350,60 +354,73 @@ class GameAgentAdmin(AgentAdmin):
             reverse("admin:accounts_agent_change", args=[agent.pk]) + "#game-actions"
         )
 
-    def _refused(self, request: HttpRequest, what: str, form: forms.Form) -> None:
-        errors = "; ".join(
-            f"{form.fields[name].label if name in form.fields else name}: "
-            f"{' '.join(str(m) for m in msgs)}"
-            for name, msgs in form.errors.items()
-        )
-        messages.error(request, f"{what} refused — {errors}")
+    def _act(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_class: type[forms.Form],
+        act: Callable[[Agent, dict[str, Any]], str],
+        refused: str,
+    ) -> HttpResponse:
+        """One manual action from the agent's page (a grant, an adjustment): the form checked,
+        the service called as the API calls it (`act` returns the success message), any
+        refusal said on the page, and back to the page's actions."""
+        agent = self._writable_agent(request, object_id)
+        form = form_class(request.POST)
+        if not form.is_valid():
+            errors = "; ".join(
+                f"{form.fields[name].label if name in form.fields else name}: "
+                f"{' '.join(str(m) for m in msgs)}"
+                for name, msgs in form.errors.items()
+            )
+            messages.error(request, refused % {"errors": errors})
+        else:
+            try:
+                messages.success(request, act(agent, form.cleaned_data))
+            except ApplicationError as exc:
+                messages.error(request, refused % {"errors": problem_message(exc)})
+        return self._back(agent)
 
     def grant_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        agent = self._writable_agent(request, object_id)
-        form = GrantForm(request.POST)
-        if not form.is_valid():
-            self._refused(request, str(_("The grant was")), form)
-            return self._back(agent)
-        try:
+        def grant(agent: Agent, data: dict[str, Any]) -> str:
             entry = wallet_grant(
                 tenant=agent.tenant,
                 agent=agent,
-                amount=form.cleaned_data["amount"],
-                reason=form.cleaned_data["reason"],
+                amount=data["amount"],
+                reason=data["reason"],
                 actor=f"user:{request.user.pk}",
-                idempotency_key=f"admin-grant:{form.cleaned_data['key']}",
+                idempotency_key=f"admin-grant:{data['key']}",
             )
-        except ApplicationError as exc:
-            messages.error(request, f"The grant was refused — {problem_message(exc)}")
-        else:
-            messages.success(
-                request,
-                f"Granted {entry.amount} coins to {agent}: the balance is now "
-                f"{entry.balance_after}.",
-            )
-        return self._back(agent)
+            return gettext(
+                "Granted %(amount)s coins to %(agent)s: the balance is now %(balance)s."
+            ) % {"amount": entry.amount, "agent": agent, "balance": entry.balance_after}
+
+        return self._act(
+            request, object_id, GrantForm, grant, gettext("The grant was refused — %(errors)s")
+        )
 
     def adjust_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        agent = self._writable_agent(request, object_id)
-        form = AdjustForm(request.POST)
-        if not form.is_valid():
-            self._refused(request, str(_("The adjustment was")), form)
-            return self._back(agent)
-        try:
+        def adjust(agent: Agent, data: dict[str, Any]) -> str:
             adjustment = points_adjust(
                 tenant=agent.tenant,
                 agent=agent,
-                points=form.cleaned_data["points"],
-                reason=form.cleaned_data["reason"],
+                points=data["points"],
+                reason=data["reason"],
                 actor=f"user:{request.user.pk}",
             )
-        except ApplicationError as exc:
-            messages.error(request, f"The adjustment was refused — {problem_message(exc)}")
-        else:
-            messages.success(
-                request, f"Adjusted {agent}'s points by {adjustment.points:+d} on {adjustment.day}."
-            )
-        return self._back(agent)
+            return gettext("Adjusted %(agent)s's points by %(points)s on %(day)s.") % {
+                "agent": agent,
+                "points": f"{adjustment.points:+d}",
+                "day": admin_date(adjustment.day),
+            }
+
+        return self._act(
+            request,
+            object_id,
+            AdjustForm,
+            adjust,
+            gettext("The adjustment was refused — %(errors)s"),
+        )
 
 
 class GameTeamAdmin(TeamAdmin):

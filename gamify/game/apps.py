@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class GameConfig(AppConfig):
@@ -6,3 +7,4 @@ class GameConfig(AppConfig):
 
     name = "gamify.game"
     label = "game"
+    verbose_name = _("Game")

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class GameTemplatesConfig(AppConfig):
@@ -6,6 +7,7 @@ class GameTemplatesConfig(AppConfig):
 
     name = "gamify.game_templates"
     label = "game_templates"
+    verbose_name = _("Game templates")
 
     def ready(self) -> None:
         from accounts.tenant_templates import register_tenant_template

@@ -15,6 +15,8 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdmin, TenantScopedAdmin, problem_message, tenant_ids
 from core.errors import ApplicationError
@@ -99,7 +101,11 @@ class RewardAdmin(TenantScopedAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Reward) -> None:
         if not services.reward_delete(reward=obj):
-            messages.warning(request, f"{obj} has redemptions: it was deactivated instead.")
+            messages.warning(
+                request,
+                gettext("%(reward)s has redemptions: it was deactivated instead.")
+                % {"reward": obj},
+            )
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Reward]) -> None:
         for reward in queryset:
@@ -108,15 +114,27 @@ class RewardAdmin(TenantScopedAdmin):
 
 class RejectForm(forms.Form):
     note = forms.CharField(
-        label="Reason",
+        label=_("Reason"),
         max_length=500,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="The agent sees it with the rejected redemption (their store, the API).",
+        help_text=_("The agent sees it with the rejected redemption (their store, the API)."),
     )
 
 
 REJECTABLE = (Redemption.Status.REQUESTED, Redemption.Status.APPROVED)
+# The message after a decision, by action, for `count` redemptions.
+DONE = {
+    "approve": lambda n: ngettext(
+        "%(count)s redemption approved.", "%(count)s redemptions approved.", n
+    ),
+    "reject": lambda n: ngettext(
+        "%(count)s redemption rejected.", "%(count)s redemptions rejected.", n
+    ),
+    "fulfil": lambda n: ngettext(
+        "%(count)s redemption fulfilled.", "%(count)s redemptions fulfilled.", n
+    ),
+}
 
 
 @admin.register(Redemption)
@@ -179,16 +197,20 @@ class RedemptionAdmin(TenantScopedAdmin):
                 )
                 done += 1
             except ApplicationError as exc:
-                messages.warning(request, f"Redemption #{redemption.pk}: {problem_message(exc)}")
+                messages.warning(
+                    request,
+                    gettext("Redemption #%(id)s: %(problem)s")
+                    % {"id": redemption.pk, "problem": problem_message(exc)},
+                )
         if done:
-            messages.success(request, f"{done} redemption(s) done: {action}.")
+            messages.success(request, DONE[action](done) % {"count": done})
 
-    @admin.action(description="Approve the selected redemptions", permissions=["change"])
+    @admin.action(description=_("Approve the selected redemptions"), permissions=["change"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Redemption]) -> None:
         self._decide(request, queryset, "approve")
 
     @admin.action(
-        description="Reject the selected redemptions (refund coins and stock)",
+        description=_("Reject the selected redemptions (refund coins and stock)"),
         permissions=["change"],
     )
     def reject(
@@ -205,7 +227,8 @@ class RedemptionAdmin(TenantScopedAdmin):
         for closed in (r for r in chosen if r.status not in REJECTABLE):
             messages.warning(
                 request,
-                f"Redemption #{closed.pk}: a {closed.status} redemption cannot be rejected.",
+                gettext("Redemption #%(id)s (%(status)s) cannot be rejected.")
+                % {"id": closed.pk, "status": closed.get_status_display()},
             )
         rejectable = [r for r in chosen if r.status in REJECTABLE]
         if not rejectable:
@@ -221,7 +244,7 @@ class RedemptionAdmin(TenantScopedAdmin):
     ) -> TemplateResponse:
         context = {
             **self.admin_site.each_context(request),
-            "title": "Reject redemptions",
+            "title": gettext("Reject redemptions"),
             "opts": self.model._meta,
             "redemptions": redemptions,
             "form": form,
@@ -269,7 +292,7 @@ class RedemptionAdmin(TenantScopedAdmin):
         )
         return super().changeform_view(request, object_id, form_url, context)
 
-    @admin.action(description="Mark the selected redemptions fulfilled", permissions=["change"])
+    @admin.action(description=_("Mark the selected redemptions fulfilled"), permissions=["change"])
     def fulfil(self, request: HttpRequest, queryset: QuerySet[Redemption]) -> None:
         self._decide(request, queryset, "fulfil")
 

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class WalletConfig(AppConfig):
@@ -6,3 +7,4 @@ class WalletConfig(AppConfig):
 
     name = "gamify.wallet"
     label = "wallet"
+    verbose_name = _("Wallet")

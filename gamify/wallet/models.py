@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Agent, Tenant, TenantOwned, TenantQuerySet
 
@@ -45,10 +46,11 @@ class LedgerKind(models.TextChoices):
 
 
 class RedemptionStatus(models.TextChoices):
-    REQUESTED = "requested"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    FULFILLED = "fulfilled"
+    # Labels translated for the admin (the API answers the values).
+    REQUESTED = "requested", _("Requested")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    FULFILLED = "fulfilled", _("Fulfilled")
 
 
 class LedgerEntry(TenantOwned):

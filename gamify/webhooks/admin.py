@@ -11,6 +11,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import TenantScopedAdmin, tenant_ids
 from core.errors import ApplicationError
@@ -22,13 +24,17 @@ class EndpointForm(forms.ModelForm[Endpoint]):
     events = forms.MultipleChoiceField(
         choices=[(e, e) for e in services.EVENT_CHOICES],
         widget=forms.CheckboxSelectMultiple,
-        help_text='"*" receives every type.',
+        label=_("Events"),
+        help_text=_('"*" receives every type.'),
     )
-    url = forms.CharField(max_length=2000, help_text="https:// receiver (public network)")
+    url = forms.CharField(
+        label=_("URL"), max_length=2000, help_text=_("https:// receiver (public network)")
+    )
 
     class Meta:
         model = Endpoint
         fields = ["tenant", "url", "events", "description", "active"]
+        labels = {"tenant": _("Tenant"), "description": _("Description"), "active": _("Active")}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -87,7 +93,11 @@ class EndpointAdmin(TenantScopedAdmin):
             description=data.get("description", ""),
         )
         obj.pk = result.endpoint.pk
-        messages.warning(request, f"Signing secret (shown once, copy it now): {result.secret}")
+        messages.warning(
+            request,
+            gettext("Signing secret (shown once, copy it now): %(secret)s")
+            % {"secret": result.secret},
+        )
 
     def delete_model(self, request: HttpRequest, obj: Endpoint) -> None:
         _check_write(request, obj)
@@ -97,19 +107,23 @@ class EndpointAdmin(TenantScopedAdmin):
         for endpoint in queryset:
             self.delete_model(request, endpoint)
 
-    @admin.action(description="Rotate the signing secret (the old one stays valid 24 h)")
+    @admin.action(description=_("Rotate the signing secret (the old one stays valid 24 h)"))
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
         for endpoint in queryset:
             _check_write(request, endpoint)
             result = services.endpoint_rotate_secret(endpoint=endpoint)
-            messages.warning(request, f"New secret of {endpoint.url} (shown once): {result.secret}")
+            messages.warning(
+                request,
+                gettext("New secret of %(url)s (shown once): %(secret)s")
+                % {"url": endpoint.url, "secret": result.secret},
+            )
 
-    @admin.action(description="Send a test ping")
+    @admin.action(description=_("Send a test ping"))
     def send_ping(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
         for endpoint in queryset:
             _check_write(request, endpoint)
             services.endpoint_ping(endpoint=endpoint)
-        messages.success(request, "Ping sent: see the deliveries.")
+        messages.success(request, gettext("Ping sent: see the deliveries."))
 
 
 class AttemptInline(admin.TabularInline[Attempt, Delivery]):
@@ -161,11 +175,18 @@ class DeliveryAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    @admin.action(description="Redeliver (same delivery id, a fresh 24 h of retries)")
+    @admin.action(description=_("Redeliver (same delivery id, a fresh 24 h of retries)"))
     def redeliver(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         allowed = tenant_ids(request, write=True)
         for delivery in queryset:
             if not request.user.is_superuser and delivery.tenant_id not in allowed:
                 raise PermissionDenied
             services.delivery_redeliver(delivery=delivery)
-        messages.success(request, f"{queryset.count()} deliveries queued again.")
+        count = queryset.count()
+        messages.success(
+            request,
+            ngettext(
+                "%(count)s delivery queued again.", "%(count)s deliveries queued again.", count
+            )
+            % {"count": count},
+        )

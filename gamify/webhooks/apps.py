@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class WebhooksConfig(AppConfig):
@@ -6,6 +7,7 @@ class WebhooksConfig(AppConfig):
 
     name = "gamify.webhooks"
     label = "webhooks"
+    verbose_name = _("Webhooks")
 
     def ready(self) -> None:
         from gamify.webhooks import receivers  # noqa: F401  (subscribes to activities_recorded)

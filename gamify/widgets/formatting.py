@@ -1,7 +1,8 @@
 """Numbers, times and durations as each widget language writes them.
 
 Django localizes separators but never digits; Persian pages want Persian digits (۱۲۳) and
-the Persian separators (٬ thousands, ٫ decimals). The browser side does the same with Intl.
+the Persian separators (٬ thousands, ٫ decimals), and dates in the Solar Hijri calendar
+(core.localdates). The browser side does the same with Intl.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.utils import formats, translation
+
+from core import localdates
 
 PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 SEPARATORS = {"fa": ("٬", "٫")}
@@ -44,6 +47,10 @@ def when(value: datetime | None, tz: ZoneInfo, lang: str, *, with_date: bool = T
     """A moment in the tenant's zone, in the language's own date format."""
     if value is None:
         return ""
+    if localdates.is_persian(lang):  # the Solar Hijri calendar
+        if with_date:
+            return localdates.short_datetime(value, tz, lang)
+        return localdates.time_of_day(value, tz, lang)
     local = value.astimezone(tz)
     with translation.override(lang):
         text = formats.date_format(local, "SHORT_DATETIME_FORMAT" if with_date else "TIME_FORMAT")
@@ -53,5 +60,7 @@ def when(value: datetime | None, tz: ZoneInfo, lang: str, *, with_date: bool = T
 def day(value: date | None, lang: str) -> str:
     if value is None:
         return ""
+    if localdates.is_persian(lang):
+        return localdates.short_date(value, lang)
     with translation.override(lang):
         return digits(formats.date_format(value, "SHORT_DATE_FORMAT"), lang)

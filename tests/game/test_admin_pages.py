@@ -76,7 +76,7 @@ def test_the_agent_page_shows_this_weeks_kpis_points_and_badges(
     assert row.group(1).strip() == "4.0"
     aht = re.search(r"<code>aht</code></th><td>([^<]*)</td>", kpis)
     assert aht is not None
-    assert aht.group(1).strip() == "90.0 s"
+    assert aht.group(1).strip() == "90.0 seconds"
     points = html[html.index("gamify-week-points") : html.index("gamify-week-kpis")]
     cells = re.findall(r"<td>(\d+)</td>", points)
     # day (today: 2 × 10), week (4 × 10), month (5 × 10), lifetime (5 × 10)

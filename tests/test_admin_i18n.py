@@ -1,0 +1,275 @@
+"""The managers' admin pages speak English, Simplified and Traditional Chinese and Persian.
+
+Every string our admin modules, models and templates mark for translation is in each of the
+four catalogues of config/locale (the widgets keep theirs, tests/widgets/test_i18n.py): adding
+`gettext("New text")` or `{% translate "New text" %}` without translating it fails here, naming
+the string and the language. Then the language reaches the page: the manager's choice (the
+language menu's cookie), else the browser's Accept-Language; Persian pages are right to left
+and show dates in the Solar Hijri calendar; the API stays English.
+"""
+
+from __future__ import annotations
+
+import ast
+import gettext as gnu_gettext
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jdatetime
+import pytest
+from django.contrib.auth import get_user_model
+
+from accounts.models import Membership
+from core import localdates
+from gamify.widgets import formatting
+from kpis.formulas import BUILTIN
+from tests.widgets.catalogues import LOCALES, SIMPLIFIED_ONLY, read_po
+from tests.widgets.catalogues import po_path as widget_po_path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("accounts", "config", "core", "kpis", "gamify")
+SKIPPED = ("gamify/widgets", "/migrations/")
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+BRANDS = {"Gamify"}  # a name, written the same in every language
+MARKERS = {"_", "gettext", "gettext_lazy", "gettext_noop", "ngettext", "ngettext_lazy"}
+
+_TRANSLATE = re.compile(r"""\{%\s*translate\s+(["'])(.*?)\1""", re.S)
+_BLOCK = re.compile(r"\{%\s*blocktranslate\b(.*?)%\}(.*?)\{%\s*endblocktranslate\s*%\}", re.S)
+_PLURAL = re.compile(r"\{%\s*plural\s*%\}")
+_VAR = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def po_path(locale: str) -> Path:
+    return ROOT / "config" / "locale" / locale / "LC_MESSAGES" / "django.po"
+
+
+def _ours(path: Path) -> bool:
+    text = path.as_posix()
+    return not any(part in text for part in SKIPPED)
+
+
+def source_strings() -> set[tuple[str, str | None]]:
+    """(msgid, msgid_plural) of every string our admin code and templates translate."""
+    found: set[tuple[str, str | None]] = set()
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.html")):
+            if not _ours(path):
+                continue
+            source = path.read_text(encoding="utf-8")
+            for _, text in _TRANSLATE.findall(source):
+                found.add((text, None))
+            for _, body in _BLOCK.findall(source):
+                parts = [_VAR.sub(r"%(\1)s", p) for p in _PLURAL.split(body)]
+                found.add((parts[0], parts[1] if len(parts) > 1 else None))
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if not _ours(path):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = getattr(node.func, "id", getattr(node.func, "attr", None))
+                args = [a.value for a in node.args if isinstance(a, ast.Constant)]
+                texts = [a for a in args if isinstance(a, str)]
+                if name in MARKERS and texts and texts[0] == args[0]:
+                    plural = texts[1] if name.startswith("ngettext") and len(texts) > 1 else None
+                    found.add((texts[0], plural))
+    return found
+
+
+def test_the_extractor_finds_the_admin_pages_strings():
+    strings = source_strings()
+    assert ("Grant coins", None) in strings  # agent_change_form.html
+    assert ("Scorecard: %(name)s", None) in strings  # coaching/admin.py
+    assert ("This week (%(first)s – %(last)s, %(zone)s time)", None) in strings  # blocktranslate
+    assert ("%(count)s contest cancelled.", "%(count)s contests cancelled.") in strings
+    assert ("Reject the selected redemptions (refund coins and stock)", None) in strings
+    assert ("before → after", None) in strings  # audit
+    assert ("Send a test ping", None) in strings  # webhooks
+    assert ("Average handle time", None) in strings  # a built-in KPI's name
+    assert not any(s == "Why my points changed" for s, _ in strings)  # widgets: their own
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_admin_string_is_translated(locale):
+    catalogue = read_po(po_path(locale))
+    missing, untranslated = [], []
+    for msgid, plural in sorted(source_strings(), key=lambda s: s[0]):
+        entry = catalogue.get(msgid)
+        if entry is None or entry.plural != plural:
+            missing.append(msgid)
+        elif entry.fuzzy or not entry.strs or not all(entry.strs):
+            untranslated.append(msgid)
+    assert not missing, f"{locale}: not in config/locale (run makemessages): {missing}"
+    assert not untranslated, f"{locale}: no translation for {untranslated}"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_builtin_kpi_name_is_translated(locale):
+    catalogue = read_po(po_path(locale))
+    assert {k.name for k in BUILTIN.values()} <= catalogue.keys()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_admin_translations_keep_placeholders_and_compile(locale):
+    path = po_path(locale)
+    with path.with_suffix(".mo").open("rb") as handle:
+        compiled = gnu_gettext.GNUTranslations(handle)
+    for entry in read_po(path).values():
+        wanted = set(PLACEHOLDER.findall(entry.msgid))
+        for text in entry.strs:
+            assert set(PLACEHOLDER.findall(text)) == wanted, (locale, entry.msgid, text)
+        if entry.plural is None:
+            assert compiled.gettext(entry.msgid) == entry.strs[0], (locale, entry.msgid)
+        else:
+            assert compiled.ngettext(entry.msgid, entry.plural, 1) == entry.strs[0]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_string_in_both_catalogues_says_the_same(locale):
+    """config/locale comes first (LOCALE_PATHS): a shared msgid must not change a widget's."""
+    admin, widgets = read_po(po_path(locale)), read_po(widget_po_path(locale))
+    differ = {
+        m: (admin[m].strs, widgets[m].strs)
+        for m in admin.keys() & widgets.keys()
+        if admin[m].strs != widgets[m].strs
+    }
+    assert not differ, (locale, differ)
+
+
+def test_admin_traditional_chinese_has_no_simplified_only_characters():
+    for entry in read_po(po_path("zh_Hant")).values():
+        text = "".join(entry.strs)
+        assert not SIMPLIFIED_ONLY & set(text), (entry.msgid, text, SIMPLIFIED_ONLY & set(text))
+
+
+def test_admin_persian_and_chinese_are_not_english():
+    for locale in ("zh_Hans", "zh_Hant", "fa"):
+        same = [
+            e.msgid
+            for e in read_po(po_path(locale)).values()
+            if e.strs
+            and e.msgid not in BRANDS
+            and e.strs[0] == e.msgid
+            and re.search(r"[A-Za-z]{2}", PLACEHOLDER.sub("", e.msgid))
+        ]
+        assert same == [], (locale, same)
+
+
+# --- the Solar Hijri calendar ------------------------------------------------------------
+# 1 Farvardin 1405 = 21 March 2026. To 2 December: 11 days of March (21–31) + 30 + 31 + 30
+# + 31 + 31 + 30 + 31 + 30 (April–November) + 2 = day 257 of the year; six months of 31 days
+# (186) leave 71 = Mehr's 30 + Aban's 30 + 11: 11 Azar (month 9) 1405.
+DAY = date(2026, 12, 2)
+
+
+def test_persian_dates_are_solar_hijri():
+    assert localdates.long_date(DAY, "fa") == "۱۱ آذر ۱۴۰۵"
+    assert localdates.short_date(DAY, "fa") == "۱۴۰۵/۹/۱۱"
+    assert localdates.admin_date(DAY, "fa") == "11 آذر 1405"
+    # Nowruz: 20 March 2026 is the last day of 1404 (Esfand 29), 21 March the first of 1405.
+    assert localdates.short_date(date(2026, 3, 20), "fa") == "۱۴۰۴/۱۲/۲۹"
+    assert localdates.short_date(date(2026, 3, 21), "fa") == "۱۴۰۵/۱/۱"
+
+
+def test_a_moment_is_dated_in_the_tenants_zone_before_the_calendar():
+    # 2 Dec 2026 21:30 UTC is already 3 Dec 01:00 in Tehran (UTC+3:30): 12 Azar.
+    moment = datetime(2026, 12, 2, 21, 30, tzinfo=UTC)
+    assert localdates.admin_datetime(moment, ZoneInfo("Asia/Tehran"), "fa") == "12 آذر 1405، 01:00"
+    assert localdates.admin_datetime(moment, ZoneInfo("UTC"), "fa") == "11 آذر 1405، 21:30"
+    assert localdates.admin_datetime(moment, ZoneInfo("Asia/Tehran"), "en") == "2026-12-03 01:00"
+
+
+def test_widgets_write_persian_dates_in_the_persian_calendar():
+    assert formatting.day(DAY, "fa") == "۱۴۰۵/۹/۱۱"
+    moment = datetime(2026, 12, 2, 10, 5, tzinfo=UTC)
+    assert formatting.when(moment, ZoneInfo("Asia/Tehran"), "fa") == "۱۴۰۵/۹/۱۱ ۱۳:۳۵"
+    assert formatting.when(moment, ZoneInfo("Asia/Tehran"), "fa", with_date=False) == "۱۳:۳۵"
+    # other languages keep Django's Gregorian formats
+    assert formatting.day(DAY, "zh-hans") == "2026年12月2日"
+    assert formatting.day(DAY, "en") == "12/02/2026"
+
+
+# --- which language a page gets -----------------------------------------------------------
+@pytest.fixture
+def manager(tenant):
+    user = get_user_model().objects.create_user(
+        "i18n-manager", password="pw-123456789", is_staff=True
+    )
+    Membership.objects.create(user=user, tenant=tenant, role="manager")
+    return user
+
+
+@pytest.mark.django_db
+def test_the_admin_follows_accept_language_and_persian_is_right_to_left(client, manager, agent):
+    client.force_login(manager)
+    html = client.get(
+        f"/admin/accounts/agent/{agent.pk}/change/", HTTP_ACCEPT_LANGUAGE="fa-IR,fa;q=0.9,en;q=0.5"
+    ).content.decode()
+    assert '<html lang="fa" dir="rtl">' in html
+    assert "اعطای سکه" in html
+    assert "Grant coins" not in html
+    assert "کارنامهٔ این هفته" in html
+    html = client.get(
+        f"/admin/accounts/agent/{agent.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-TW"
+    ).content.decode()
+    assert '<html lang="zh-hant" dir="ltr">' in html
+    assert "發放金幣" in html
+
+
+@pytest.mark.django_db
+def test_the_language_menu_choice_beats_the_browsers(client, manager, agent):
+    client.force_login(manager)
+    response = client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/admin/"})
+    assert response.status_code == 302
+    assert response.cookies["django_language"].value == "zh-hans"
+    html = client.get(
+        f"/admin/accounts/agent/{agent.pk}/change/", HTTP_ACCEPT_LANGUAGE="fa"
+    ).content.decode()
+    assert '<html lang="zh-hans"' in html
+    assert "发放金币" in html
+    # the menu itself: a labelled select and a button, offering exactly the four languages
+    assert re.findall(r'<option value="([\w-]+)" lang=', html) == ["en", "zh-hans", "zh-hant", "fa"]
+    assert '<label for="gamify-language">' in html
+
+
+@pytest.mark.django_db
+def test_a_language_outside_the_four_falls_back_to_english(client, manager, agent):
+    client.force_login(manager)
+    html = client.get(
+        f"/admin/accounts/agent/{agent.pk}/change/", HTTP_ACCEPT_LANGUAGE="de-DE,de"
+    ).content.decode()
+    assert '<html lang="en" dir="ltr">' in html
+    assert "Grant coins" in html
+
+
+@pytest.mark.django_db
+def test_the_api_stays_english_whatever_the_client_asks(api):
+    response = api.post("/api/v1/goals", {}, format="json", HTTP_ACCEPT_LANGUAGE="fa")
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "required" in body
+    assert not re.search(r"[\u0600-\u06ff]", body)
+
+
+@pytest.mark.django_db
+def test_the_audit_log_reads_in_persian_with_solar_hijri_times(client, manager, api, agent):
+    answer = api.post(
+        "/api/v1/agents/a1/wallet/grants",
+        {"amount": 3, "reason": "audit in Persian"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="fa-audit-1",
+    )
+    assert answer.status_code == 201
+    client.force_login(manager)
+    html = client.get("/admin/audit/auditentry/", HTTP_ACCEPT_LANGUAGE="fa").content.decode()
+    assert '<html lang="fa" dir="rtl">' in html
+    for persian in ("کنش", "نوع شیء", "زمان ایجاد", "نوع انجام‌دهنده", "کلید API"):
+        assert persian in html, persian
+    cell = re.search(r'<td class="field-action_label">([^<]*)</td>', html)
+    assert cell is not None
+    assert cell.group(1) == "اعطا"  # the grant's action, translated
+    # the entry's time: the tenant's zone (Shanghai), Solar Hijri, month named
+    months = "|".join(jdatetime.date.j_months_fa)
+    assert re.search(rf"\d{{1,2}} ({months}) 1[34]\d\d، \d\d:\d\d", html)
