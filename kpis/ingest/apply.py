@@ -103,6 +103,10 @@ def batches_apply(*, tenant_id: int) -> str:
     load many batches are applied by one run and the tasks queued behind it find nothing.
     A batch that cannot be applied is found by halving the group that failed, set aside with
     its error and retried later: it never holds back the batches behind it.
+
+    Each group commits in its own transaction, so the tenant's apply lock (which requests
+    such as adjustments wait on) is held for one group at a time — one recompute of
+    everything at most — not for a whole chunk of them.
     """
     applied = failed = 0
     while True:
@@ -122,28 +126,27 @@ def batches_apply(*, tenant_id: int) -> str:
             tenant = Tenant.objects.filter(pk=tenant_id).first()
             if tenant is None:
                 return "gone"
-            for group in groups(batches):
-                failures = _apply_isolated(tenant, group, now)
-                applied += len(group) - len(failures)
-                failed += len(failures)
-                for batch, exc in failures:
-                    _set_aside(tenant, batch, exc, now)
+            group = next(groups(batches))
+            failures = _apply_isolated(tenant, group, now)
+            applied += len(group) - len(failures)
+            failed += len(failures)
+            for batch, exc in failures:
+                _set_aside(tenant, batch, exc, now)
     outcome = f"applied {applied} batches" if applied else "nothing pending"
     return f"{outcome}, {failed} failed" if failed else outcome
 
 
 def groups(batches: list[PendingBatch]) -> Iterator[list[PendingBatch]]:
-    """Runs of consecutive batches applied together; a recompute of everything goes alone, so
-    that the events before and after it are still judged as events (late adjustments)."""
+    """Runs of consecutive batches applied together. Recomputes of everything go apart from
+    events, so that the events before and after them are still judged as events (late
+    adjustments); consecutive recomputes go together, as one: ten rule changes in a row
+    cost one recompute, not ten (each recomputes the whole game from the buckets)."""
     run: list[PendingBatch] = []
     for batch in batches:
-        if batch.everything:
-            if run:
-                yield run
-                run = []
-            yield [batch]
-        else:
-            run.append(batch)
+        if run and batch.everything != run[-1].everything:
+            yield run
+            run = []
+        run.append(batch)
     if run:
         yield run
 
