@@ -7,7 +7,8 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Requests are short and CPU-bound with brief Redis/PostgreSQL waits: one worker per core plus
 # one to use the waits (measured on 2 cores: 3 workers serve ~10 % more than 4 or 5).
 workers = int(os.environ.get("WEB_CONCURRENCY", str((os.cpu_count() or 1) + 1)))
-accesslog = "-"
+# One line per request to stdout; GUNICORN_ACCESS_LOG="" turns it off (benchmarks).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 # Widget pages carry their token in the query string: the access log redacts it.
 logger_class = "core.logs.GunicornLogger"
 
