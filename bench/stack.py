@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -23,9 +24,19 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port: any, or one of `BENCH_PORTS` (e.g. `8500-8599`) when set, so that
+    runs sharing a machine can each keep to their own range."""
+    low, _, high = os.environ.get("BENCH_PORTS", "").partition("-")
+    candidates = list(range(int(low), int(high or low) + 1)) if low else [0]
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 def wait_until(check: Callable[[], Any], *, timeout: float = 30, what: str = "condition") -> Any:
@@ -234,6 +245,11 @@ class Stack:
         self, database_url: str, redis: Redis, *, web_workers: int = 2, **extra_env: str
     ) -> None:
         self.web_workers = web_workers
+        # Threads per web worker (gunicorn's gthread worker when > 1); set before start_web.
+        self.web_threads = 1
+        # When set (before starting processes), each process's output (stdout and stderr)
+        # goes to a file there (web.log, worker.log, beat.log), access log included.
+        self.log_dir: Path | None = None
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}},
             "DATABASE_URL": database_url,
@@ -259,26 +275,68 @@ class Stack:
             timeout=120,
         ).stdout
 
-    def start_web(self) -> None:
+    def _output(self, name: str) -> Any:
+        """Where a process writes: a file in `log_dir` (appended), or the inherited streams."""
+        if self.log_dir is None:
+            return None
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        return open(self.log_dir / f"{name}.log", "ab")
+
+    def logs(self) -> str:
+        """Everything the processes wrote to `log_dir` so far."""
+        if self.log_dir is None:
+            return ""
+        return "\n".join(
+            path.read_text(errors="replace") for path in sorted(self.log_dir.glob("*.log"))
+        )
+
+    def start_web(
+        self,
+        *,
+        port: int | None = None,
+        workers: int | None = None,
+        threads: int | None = None,
+        nice: int = 0,
+        name: str = "web",
+    ) -> int:
+        """gunicorn with the product's settings (config/gunicorn.py: the worker class, the
+        redacting logger), `web_workers` processes of `web_threads` threads each, on the
+        stack's port. Another pool (the widgets' own, say) takes its own `port`, sizes and
+        `nice` level. Returns the port."""
+        port = port or self.port
+        output = self._output(name)
         self.processes.append(
             subprocess.Popen(
                 [
+                    *(["nice", "-n", str(nice)] if nice else []),
                     str(VENV_BIN / "gunicorn"),
+                    "-c",
+                    "config/gunicorn.py",
                     "config.wsgi",
                     "--bind",
-                    f"127.0.0.1:{self.port}",
+                    f"127.0.0.1:{port}",
                     "--workers",
-                    str(self.web_workers),
+                    str(workers or self.web_workers),
+                    "--threads",
+                    str(threads or self.web_threads),
                     "--log-level",
-                    "warning",
+                    "debug" if output else "warning",
                 ],
                 cwd=ROOT,
-                env=self.env,
+                # The access log (one line per request) only when someone reads it.
+                env={**self.env, "GUNICORN_ACCESS_LOG": "-" if output else ""},
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
             )
         )
+        if output:
+            output.close()
         wait_until(
-            lambda: requests.get(f"{self.base_url}/healthz", timeout=1).ok, timeout=90, what="web"
+            lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok,
+            timeout=90,
+            what=name,
         )
+        return port
 
     def start_worker(
         self,
@@ -294,6 +352,7 @@ class Stack:
             if concurrency == 1 and not prefork
             else ["--concurrency", str(concurrency)]
         )
+        output = self._output("worker")
         process = subprocess.Popen(
             [
                 str(VENV_BIN / "celery"),
@@ -308,19 +367,23 @@ class Stack:
                 "--without-heartbeat",
                 *pool,
                 "--loglevel",
-                "WARNING",
+                "DEBUG" if output else "WARNING",
             ],
             cwd=ROOT,
             env=self.env,
             start_new_session=True,  # its own process group: kill() takes its pool with it
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
         )
+        if output:
+            output.close()
         self.processes.append(process)
         return process
 
     def start_beat(self, log: Path | None = None) -> subprocess.Popen[bytes]:
         """`celery -A config beat` (django-celery-beat's database scheduler), logging at INFO
         to `log` when given, so that a test can count what it sent."""
-        output = open(log, "ab") if log else None  # noqa: SIM115 - the child keeps it open
+        output = open(log, "ab") if log else self._output("beat")  # noqa: SIM115 - the child keeps it
         process = subprocess.Popen(
             [
                 str(VENV_BIN / "celery"),

@@ -13,6 +13,7 @@ from kpis import ingest, metrics
 @shared_task(name="kpis.apply_pending", acks_late=True)
 def apply_pending(tenant_id: int) -> str:
     started = time.perf_counter()
+    ingest.apply_started(tenant_id)
     outcome = ingest.batches_apply(tenant_id=tenant_id)
     metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
     return outcome

@@ -19,6 +19,7 @@ The names below are the package's API; the modules' other names are its inner wo
 
 from kpis.ingest.apply import (
     PendingBatch,
+    apply_started,
     batches_apply,
     changes_announce,
     enqueue_apply,
@@ -36,6 +37,7 @@ __all__ = [
     "IngestResult",
     "PendingBatch",
     "RebuildSummary",
+    "apply_started",
     "batches_apply",
     "body_hash",
     "buckets_rebuild",

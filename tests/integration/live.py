@@ -39,10 +39,16 @@ def database_url() -> str:
 
 
 @contextmanager
-def live_stack(workdir: Path, *, timezone: str = "Asia/Shanghai") -> Iterator[Live]:
+def live_stack(
+    workdir: Path, *, timezone: str = "Asia/Shanghai", log_dir: Path | None = None, **env: str
+) -> Iterator[Live]:
+    """`log_dir`: gunicorn's and the worker's output (access log, every log line at the level
+    the settings give) lands in files there (`Stack.logs()`); `env` adds to the processes'."""
     redis = Redis(workdir)
     redis.start()
     stack = Stack(database_url(), redis)
+    stack.env.update(env)
+    stack.log_dir = log_dir
     try:
         out = stack.manage("create_tenant", "--name", "Client", "--timezone", timezone, "--json")
         live = Live(stack=stack, api_key=json.loads(out.strip().splitlines()[-1])["api_key"])
