@@ -320,6 +320,18 @@ def report_polls(label: str, counts: list[dict[Any, int]], result: dict[str, Any
     )
 
 
+def warm(pages: list[Any], what: str, timeout: float = 180) -> None:
+    """Until every page has its first rendering (500 cold cards take a while to build)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if all(p.changes for p in pages):
+            break
+        time.sleep(0.5)
+    ready = sum(1 for p in pages if p.changes)
+    print(f"  {ready} of {len(pages)} {what} cards rendered after "
+          f"{time.monotonic() - started:.0f} s", flush=True)  # fmt: skip
+
+
 def start_widgets_web(stack: Stack, workers: int) -> tuple[subprocess.Popen[bytes], int]:
     """A gunicorn of the widget pages' own (the same app and settings, another port)."""
     port = free_port()
@@ -441,7 +453,7 @@ def main() -> None:
         ]  # fmt: skip
         polling = threading.Event()
         open_pages(pages, polling)
-        time.sleep(POLL_SECONDS * 2)  # every page has its first rendering
+        warm(pages, "polling")
         counts_before = [dict(p.counts) for p in pages]
         ingestion.quiet = quiet
         sent_before = ingestion.sent
@@ -472,7 +484,7 @@ def main() -> None:
             ingest_stop = threading.Event()
             ingestion = Ingestion(api, busy, rate, ingest_stop)
             ingestion.start()
-            time.sleep(POLL_SECONDS * 2)
+            warm(streams, "SSE", timeout=60)
             ingestion.quiet = quiet
             sent_before = ingestion.sent
             results["D"] = phase(f"D ingestion + {len(streams)} SSE", args.seconds, roots)
