@@ -102,7 +102,9 @@ class Page:
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             next_at += POLL_SECONDS
             try:
-                await asyncio.wait_for(self.poll(), timeout=30)
+                # widgets.js's fetch has no timeout and never overlaps its polls: a page
+                # that gave up and asked again would only queue dead work at the server.
+                await asyncio.wait_for(self.poll(), timeout=120)
             except (OSError, TimeoutError):
                 self.counts["other"] += 1
 
