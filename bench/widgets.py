@@ -1,22 +1,28 @@
-"""Widgets benchmark (issue 16): 500 open agent cards polling with ETag / 304 while ingestion
-runs at half its measured ceiling.
+"""Widgets benchmark (issue 16): 500 open agent cards live while ingestion runs at half its
+measured ceiling, by conditional polling (ETag / 304, what widgets.js does) and by
+server-sent events (the `/widgets/agent/events` prototype), in one run.
 
 PostgreSQL + a private Redis + gunicorn (sync workers) + one Celery worker. 500 agents, a
-"1 point per contact" rule, one widget token each. Every simulated page does what
-widgets.js does: GET `/widgets/agent?token=…&fragment=1` every 2 s with `If-None-Match`.
-Phases, each `--seconds` long, in one run:
+"1 point per contact" rule, one widget token each. A polling page does what widgets.js does:
+GET `/widgets/agent?token=…&fragment=1` every 2 s with `If-None-Match`; an SSE page holds
+`/widgets/agent/events?token=…` open and reconnects 1 s after a stream ends, as EventSource
+does. Phases, each `--seconds` long:
 
 * A  ingestion alone at half its ceiling (the bare baseline: web CPU without any page);
-* B  the same ingestion with the 500 cards open: web CPU, 304 share, and the time from an
+* B  the same ingestion with the 500 cards polling: web CPU, 304 share, and the time from an
      event's 202 to the change on the card of the agent it names (marker events for agents
      the background traffic leaves alone, so the change can only be the marker's);
-* C  the 500 cards open with no ingestion: what idle polling (all 304) costs.
+* C  the 500 cards polling with no ingestion: what idle polling (all 304) costs;
+* D  (unless --no-sse) the same ingestion with the 500 cards on server-sent events instead:
+     how many streams a sync worker pool serves, web CPU, 202 → change on the card.
 
     .venv/bin/python bench/widgets.py [--pages 500] [--seconds 40] [--web-workers 3]
+        [--widget-workers 0] [--roster 0] [--no-sse]
 
+`--widget-workers N` serves the pages from a gunicorn of their own with N sync workers (the
+API and its ingestion keep `--web-workers`), as README's deployment notes run production.
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres); the database `--database` (default
-`gamify_bench_widgets`) is dropped and recreated. Server-sent events are not measured: with
-gunicorn's sync workers each open page would hold a worker for as long as it stays open.
+`gamify_bench_widgets`) is dropped and recreated.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import json
 import os
 import random
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -38,7 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest import percentile, recreate_database
-from bench.stack import ROOT, Redis, Stack, wait_until
+from bench.stack import ROOT, VENV_BIN, Redis, Stack, free_port, wait_until
 
 TZ = "Asia/Shanghai"
 POLL_SECONDS = 2.0
@@ -95,7 +102,9 @@ class Page:
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             next_at += POLL_SECONDS
             try:
-                await asyncio.wait_for(self.poll(), timeout=30)
+                # widgets.js's fetch has no timeout and never overlaps its polls: a page
+                # that gave up and asked again would only queue dead work at the server.
+                await asyncio.wait_for(self.poll(), timeout=120)
             except (OSError, TimeoutError):
                 self.counts["other"] += 1
 
@@ -127,7 +136,72 @@ class Page:
             self.changes.append((time.monotonic(), points))
 
 
-def open_pages(pages: list[Page], stop: threading.Event) -> threading.Thread:
+class Stream:
+    """One open agent card on server-sent events: holds `/widgets/agent/events` open, notes
+    when its points changed, and reconnects 1 s after a stream ends (EventSource's retry)."""
+
+    def __init__(self, port: int, token: str, offset: float) -> None:
+        self.port, self.path = port, f"/widgets/agent/events?token={token}"
+        self.offset = offset
+        self.points: str | None = None
+        self.changes: list[tuple[float, str]] = []
+        self.asked_at: float | None = None
+        self.first_at: float | None = None  # the first event of the first stream
+        self.events = 0
+        self.counts = {"streams": 0, "other": 0}
+
+    async def run(self, stop: threading.Event) -> None:
+        await asyncio.sleep(self.offset)
+        while not stop.is_set():
+            try:
+                await self.stream(stop)
+            except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
+                if not stop.is_set():  # not the connections the end of the phase cut
+                    self.counts["other"] += 1
+            await asyncio.sleep(1.0)
+
+    async def stream(self, stop: threading.Event) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        # HTTP/1.0: the stream comes unchunked and ends when the server closes it.
+        writer.write(f"GET {self.path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        if self.asked_at is None:
+            self.asked_at = time.monotonic()
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if b" 200 " not in head.split(b"\r\n", 1)[0]:
+                self.counts["other"] += 1
+                return
+            self.counts["streams"] += 1
+            buffer = b""
+            while not stop.is_set():
+                try:
+                    chunk = await asyncio.wait_for(reader.read(65536), timeout=1.0)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    return
+                buffer += chunk
+                while b"\n\n" in buffer:
+                    event, buffer = buffer.split(b"\n\n", 1)
+                    self.seen(event)
+        finally:
+            writer.close()
+
+    def seen(self, event: bytes) -> None:
+        found = POINTS.search(event)
+        if found is None:
+            return  # the retry line
+        self.events += 1
+        now = time.monotonic()
+        if self.first_at is None:
+            self.first_at = now
+        points = found.group(1).decode()
+        if points != self.points:
+            self.points = points
+            self.changes.append((now, points))
+
+
+def open_pages(pages: list[Any], stop: threading.Event) -> threading.Thread:
     """All pages on one asyncio loop in a thread of its own (500 threads would spend the
     client's CPU on the GIL, not on the requests)."""
 
@@ -248,6 +322,60 @@ def report_polls(label: str, counts: list[dict[Any, int]], result: dict[str, Any
     )
 
 
+def warm(pages: list[Any], what: str, timeout: float = 180) -> None:
+    """Until every page has its first rendering (500 cold cards take a while to build)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if all(p.changes for p in pages):
+            break
+        time.sleep(0.5)
+    ready = sum(1 for p in pages if p.changes)
+    print(f"  {ready} of {len(pages)} {what} cards rendered after "
+          f"{time.monotonic() - started:.0f} s", flush=True)  # fmt: skip
+
+
+def start_widgets_web(stack: Stack, workers: int) -> tuple[subprocess.Popen[bytes], int]:
+    """A gunicorn of the widget pages' own (the same app and settings, another port)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--log-level", "warning"],
+        cwd=ROOT,
+        env=stack.env,
+    )  # fmt: skip
+    stack.processes.append(process)
+    wait_until(lambda: http_ok(port, "/healthz"), timeout=90, what="the widgets' gunicorn")
+    return process, port
+
+
+def http_ok(port: int, path: str) -> bool:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status == 200
+    finally:
+        conn.close()
+
+
+def latencies_of(markers: list[tuple[str, float]], by_agent: dict[str, Any]) -> list[float]:
+    """202 → change on the card: the n-th marker for an agent shows as its page's n-th change
+    after the page's first rendering."""
+    out = []
+    seen: dict[str, int] = {}
+    for agent, at in markers:
+        page = by_agent[agent]
+        index = seen.get(agent, 0) + 1
+        seen[agent] = index
+        later = [t for t, _ in page.changes[1:]]
+        if index <= len(later):
+            out.append(later[index - 1] - at)
+    return out
+
+
+def delta(pages: list[Any], before: list[dict[Any, int]]) -> list[dict[Any, int]]:
+    return [{k: p.counts[k] - b[k] for k in p.counts} for p, b in zip(pages, before, strict=True)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=500)
@@ -261,6 +389,10 @@ def main() -> None:
     )
     parser.add_argument("--ceiling-batches", type=int, default=30)
     parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument(
+        "--widget-workers", type=int, default=0, help="the pages' own gunicorn (0: the API's)"
+    )
+    parser.add_argument("--no-sse", action="store_true", help="skip phase D")
     parser.add_argument("--database", default="gamify_bench_widgets")
     args = parser.parse_args()
 
@@ -271,6 +403,8 @@ def main() -> None:
     redis.start()
     stack = Stack(database_url, redis, web_workers=args.web_workers, CONN_MAX_AGE="600")
     stop = threading.Event()
+    streams: list[Stream] = []
+    markers_d: list[tuple[str, float]] = []
     try:
         stack.manage("migrate", "--noinput")
         out = stack.manage("create_tenant", "--name", "Bench", "--timezone", TZ, "--json")
@@ -280,6 +414,10 @@ def main() -> None:
         api = Api(stack.port, key)
         web, worker = stack.processes[0].pid, stack.processes[1].pid
         roots = {"gunicorn": web, "Celery": worker}
+        page_port = stack.port
+        if args.widget_workers:
+            widgets_web, page_port = start_widgets_web(stack, args.widget_workers)
+            roots["widgets"] = widgets_web.pid
         rule = {"name": "Per contact", "kpi": "contacts_handled", "kind": "per_unit", "points": 1}
         assert api.request("POST", "/api/v1/point-rules", rule)[0] == 201
         agents = [f"agent-{n:04d}" for n in range(args.pages)]
@@ -301,93 +439,131 @@ def main() -> None:
         rate = ceiling / 2
         print(f"ceiling {ceiling:,.0f} events/s applied; running at {rate:,.0f} events/s")
 
-        results = []
+        results = {}
         # A: ingestion alone
         ingest_stop = threading.Event()
         ingestion = Ingestion(api, busy, rate, ingest_stop)
         ingestion.start()
         time.sleep(3)
-        results.append(phase("A ingestion alone", args.seconds, roots))
-        # B: ingestion + 500 cards (+ markers for the quiet agents)
+        sent_before = ingestion.sent
+        results["A"] = phase("A ingestion alone", args.seconds, roots)
+        sent_a = ingestion.sent - sent_before
+        # B: ingestion + 500 polling cards (+ markers for the quiet agents)
         pages = [
-            Page(stack.port, token, POLL_SECONDS * n / len(tokens)) for n, token in
+            Page(page_port, token, POLL_SECONDS * n / len(tokens)) for n, token in
             enumerate(tokens)
         ]  # fmt: skip
-        open_pages(pages, stop)
-        time.sleep(POLL_SECONDS * 2)  # every page has its first rendering
+        polling = threading.Event()
+        open_pages(pages, polling)
+        warm(pages, "polling")
         counts_before = [dict(p.counts) for p in pages]
         ingestion.quiet = quiet
         sent_before = ingestion.sent
-        results.append(phase(f"B ingestion + {len(pages)} cards", args.seconds, roots))
+        results["B"] = phase(f"B ingestion + {len(pages)} polling", args.seconds, roots)
         ingestion.quiet = []
-        markers = list(ingestion.markers)
-        counts_b = [
-            {k: p.counts[k] - before[k] for k in p.counts}
-            for p, before in zip(pages, counts_before, strict=True)
-        ]
+        markers_b = list(ingestion.markers)
+        counts_b = delta(pages, counts_before)
+        sent_b = ingestion.sent - sent_before
         ingest_stop.set()
-        report_polls("B", counts_b, results[-1])
-        print(
-            f"  B: background ingestion managed "
-            f"{(ingestion.sent - sent_before) / args.seconds:,.0f} events/s "
-            f"of the {rate:,.0f} asked",
-            flush=True,
-        )
+        report_polls("B", counts_b, results["B"])
         try:
             wait_until(lambda: api.pending() == 0, timeout=300, what="pending = 0")
         except TimeoutError:
             print("  (the backlog did not drain in 300 s; C runs with it)")
         time.sleep(POLL_SECONDS * 2)
-        # C: 500 cards, nothing changing
+        # C: 500 polling cards, nothing changing
         counts_before = [dict(p.counts) for p in pages]
-        results.append(phase(f"C {len(pages)} cards, no ingestion", args.seconds, roots))
-        counts_c = [
-            {k: p.counts[k] - before[k] for k in p.counts}
-            for p, before in zip(pages, counts_before, strict=True)
-        ]
-        stop.set()
+        results["C"] = phase(f"C {len(pages)} polling, no ingestion", args.seconds, roots)
+        counts_c = delta(pages, counts_before)
+        polling.set()
+        time.sleep(POLL_SECONDS + 1)
+        sent_d = 0
+        if not args.no_sse:
+            # D: ingestion + 500 cards on server-sent events (+ markers)
+            streams = [Stream(page_port, t, 1.0 * n / len(tokens)) for n, t in enumerate(tokens)]
+            streaming = threading.Event()
+            open_pages(streams, streaming)
+            ingest_stop = threading.Event()
+            ingestion = Ingestion(api, busy, rate, ingest_stop)
+            ingestion.start()
+            warm(streams, "SSE", timeout=60)
+            ingestion.quiet = quiet
+            sent_before = ingestion.sent
+            results["D"] = phase(f"D ingestion + {len(streams)} SSE", args.seconds, roots)
+            ingestion.quiet = []
+            markers_d = list(ingestion.markers)
+            sent_d = ingestion.sent - sent_before
+            ingest_stop.set()
+            streaming.set()
     finally:
         stop.set()
         stack.stop()
         redis.stop()
 
-    by_agent = dict(zip(agents, pages, strict=True))
-    latencies = []
-    seen: dict[str, int] = {}
-    for agent, at in markers:
-        page = by_agent[agent]
-        # the n-th marker for an agent shows as the page's n-th change after its first render
-        index = seen.get(agent, 0) + 1
-        seen[agent] = index
-        later = [t for t, _ in page.changes[1:]]
-        if index <= len(later):
-            latencies.append(later[index - 1] - at)
     print()
+    where = (
+        f"their own gunicorn ({args.widget_workers} sync workers; the API "
+        f"{args.web_workers})" if args.widget_workers
+        else f"the API's gunicorn ({args.web_workers} sync workers)"
+    )  # fmt: skip
     print(
-        f"{len(pages)} agent cards polling every {POLL_SECONDS:.0f} s (ETag/304), gunicorn "
-        f"{args.web_workers} sync workers, 1 Celery worker; ingestion at {rate:,.0f} events/s "
-        f"(half the measured {ceiling:,.0f}) over {len(busy) + len(quiet):,} agents"
+        f"{len(pages)} agent cards served by {where}, 1 Celery worker; ingestion at "
+        f"{rate:,.0f} events/s (half the measured {ceiling:,.0f}) over "
+        f"{len(busy) + len(quiet):,} agents"
     )
-    for result in results:
-        print(
-            f"  {result['name']:<32} web {result['gunicorn']:.2f} cores, worker "
-            f"{result['Celery']:.2f} cores"
-        )
-    a, b, c = results
+    for result in results.values():
+        cores = ", ".join(f"{k} {result[k]:.2f}" for k in roots)
+        print(f"  {result['name']:<36} cores: {cores}")
+    web_kinds = [k for k in roots if k != "Celery"]
+
+    def web_cores(result: dict[str, Any]) -> float:
+        return sum(result[k] for k in web_kinds)
+
+    a, b, c = results["A"], results["B"], results["C"]
+    managed = f"A {sent_a / a['elapsed']:,.0f}, B {sent_b / b['elapsed']:,.0f}"
+    if "D" in results:
+        managed += f", D {sent_d / results['D']['elapsed']:,.0f}"
+    print(f"  ingestion managed (events/s of the {rate:,.0f} asked): {managed}")
+    print("Polling (ETag / 304, every 2 s):")
+    report_polls("B", counts_b, b)
     report_polls("C", counts_c, c)
     print(
-        f"  background events sent in A+B: {ingestion.sent:,} ({ingestion.failed} POSTs timed out)"
+        f"  web CPU of the {len(pages)} cards: {web_cores(b) - web_cores(a):.2f} cores under "
+        f"ingestion (B − A: {web_cores(b):.2f} − {web_cores(a):.2f}), "
+        f"{web_cores(c):.2f} cores idle (C); "
+        f"B/A {web_cores(b) / max(web_cores(a), 0.01):.1f}×"
     )
-    print(f"  the 500 cards cost the web: {b['gunicorn'] - a['gunicorn']:.2f} cores under "
-          f"ingestion (B − A), {c['gunicorn']:.2f} cores idle (C)")  # fmt: skip
+    show_latency(latencies_of(markers_b, dict(zip(agents, pages, strict=True))), len(markers_b))
+    if "D" in results:
+        d = results["D"]
+        print("Server-sent events (one stream per card, each held up to 25 s):")
+        served = [s for s in streams if s.first_at is not None]
+        waits = [s.first_at - s.asked_at for s in served if s.asked_at is not None]  # type: ignore[operator]
+        print(
+            f"  D: {len(served)} of {len(streams)} cards got their first event "
+            f"({sum(1 for w in waits if w <= 5)} within 5 s of opening), "
+            f"{sum(s.counts['streams'] for s in streams)} streams served, "
+            f"{sum(s.events for s in streams)} events, "
+            f"{sum(s.counts['other'] for s in streams)} errors"
+        )
+        print(
+            f"  web CPU of the {len(streams)} cards: {web_cores(d) - web_cores(a):.2f} cores under "
+            f"ingestion (D − A: {web_cores(d):.2f} − {web_cores(a):.2f}); D/A "
+            f"{web_cores(d) / max(web_cores(a), 0.01):.1f}×"
+        )
+        show_latency(
+            latencies_of(markers_d, dict(zip(agents, streams, strict=True))), len(markers_d)
+        )
+
+
+def show_latency(latencies: list[float], markers: int) -> None:
     if latencies:
         print(
             f"  event 202 → change on the card: p50 {percentile(latencies, 50):.2f} s, "
-            f"p95 {percentile(latencies, 95):.2f} s ({len(latencies)} of {len(markers)} markers "
-            "seen)"
+            f"p95 {percentile(latencies, 95):.2f} s ({len(latencies)} of {markers} markers seen)"
         )
     else:
-        print(f"  no marker was seen on its card ({len(markers)} sent)")
+        print(f"  no marker was seen on its card ({markers} sent)")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,11 @@ PROFILE_BADGES = 20
 
 def agent_profile(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
     """Everything the profile shows of one agent, in the shape the endpoint answers."""
+    return {**agent_own(tenant=tenant, agent=agent), **agent_standings(tenant=tenant, agent=agent)}
+
+
+def agent_own(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
+    """What only the agent's own changes move: points, level, badges, wallet."""
     points = game_selectors.points_totals(tenant=tenant, agent_id=agent.pk)
     badges = game_selectors.agent_badges(tenant=tenant, agent_id=agent.pk)[:PROFILE_BADGES]
     return {
@@ -39,6 +44,13 @@ def agent_profile(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
             for a in badges
         ],
         "wallet": {"balance": wallet_balance(tenant=tenant, agent_id=agent.pk)},
+    }
+
+
+def agent_standings(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
+    """What other agents' events move too: ranks on the current points boards and the running
+    contests with the agent's standing (from the live boards when Redis has them)."""
+    return {
         "ranks": {
             f"points_{period.type}": agent_rank(
                 tenant=tenant, agent=agent, metric="points", period=period

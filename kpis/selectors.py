@@ -394,32 +394,37 @@ def kpi_series(
 def agent_day_counters(
     *, tenant: Tenant, agent_ids: set[int] | None, start: date | None, end: date | None
 ) -> dict[tuple[int, date], list[int]]:
-    """{(agent id, local day): counters} for days in [start, end) (one query).
+    """{(agent id, local day): counters} for days in [start, end) (one query, through the
+    shared bucket read `counter_rows`).
 
     `agent_ids=None` reads every agent of the tenant.
     """
-    rows = AgentDay.objects.filter(tenant_id=tenant.pk)
-    if agent_ids is not None:
-        rows = rows.filter(agent_id__any=agent_ids)
-    if start is not None:
-        rows = rows.filter(day__gte=start)
-    if end is not None:
-        rows = rows.filter(day__lt=end)
+    tz = tenant.tz
+    rows = counter_rows(
+        tenant_id=tenant.pk,
+        entity="agent",
+        start=local_midnight(start, tz) if start is not None else None,
+        end=local_midnight(end, tz) if end is not None else None,
+        tz=tz,
+        by_day=True,
+        ids=agent_ids,
+    )
     return {(a, d): list(c) for a, d, *c in rows.values_list("agent_id", "day", *COUNTERS)}
 
 
 def agent_day_metrics(
     *, tenant: Tenant, agent_ids: set[int] | None, start: date | None, end: date | None
 ) -> dict[tuple[int, str, date], tuple[int, int]]:
-    """{(agent id, custom KPI, local day): (Σ value_e4, Σ count_e4)} for days in [start, end)."""
-    rows = AgentMetricHour.objects.filter(tenant_id=tenant.pk)
-    if agent_ids is not None:
-        rows = rows.filter(agent_id__any=agent_ids)
+    """{(agent id, custom KPI, local day): (Σ value_e4, Σ count_e4)} for days in [start, end)
+    (one query, through the shared bucket read `metric_rows`)."""
     tz = tenant.tz
-    if start is not None:
-        rows = rows.filter(hour__gte=local_midnight(start, tz))
-    if end is not None:
-        rows = rows.filter(hour__lt=local_midnight(end, tz))
+    rows = metric_rows(
+        tenant_id=tenant.pk,
+        entity="agent",
+        start=local_midnight(start, tz) if start is not None else None,
+        end=local_midnight(end, tz) if end is not None else None,
+        ids=agent_ids,
+    )
     out: dict[tuple[int, str, date], tuple[int, int]] = {}
     for agent_id, kpi, hour, value, count in rows.values_list(
         "agent_id", "kpi", "hour", "value_e4", "count_e4"

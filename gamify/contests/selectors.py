@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from accounts.models import Agent, Team, Tenant
@@ -86,12 +87,19 @@ def standings_body(contest: Contest, *, limit: int, around: Agent | None = None)
     }
 
 
-def agent_contests(*, tenant: Tenant, agent: Agent) -> list[dict[str, Any]]:
-    """Running contests the agent takes part in, with its rank and value (profile).
-
-    A fixed number of queries however many contests run: contests, their participants and
-    the team tree are read once; standings come from the live boards.
+@dataclass(frozen=True)
+class RunningContests:
+    """What `agent_contests` reads from the database: the tenant's live agent contests, their
+    participants' ids and the team tree (when a contest names teams). Read once, it answers
+    any agent's contests from the live boards alone (the widgets keep one for a second or two).
     """
+
+    contests: list[Contest]
+    known: Any
+    parents: dict[int, int | None]
+
+
+def running_contests(*, tenant: Tenant) -> RunningContests:
     contests = list(
         Contest.objects.for_tenant(tenant)
         .filter(status__in=LIVE, entity=Contest.Entity.AGENT)
@@ -99,18 +107,26 @@ def agent_contests(*, tenant: Tenant, agent: Agent) -> list[dict[str, Any]]:
         .order_by("ends_at")
     )
     if not contests:
-        return []
-    known = participant_ids(tenant, contests)
-    ancestors: set[int] = set()
-    if any(c.participants.get("teams") for c in contests) and agent.team_id:
+        return RunningContests([], None, {})
+    parents: dict[int, int | None] = {}
+    if any(c.participants.get("teams") for c in contests):
         parents = dict(Team.objects.for_tenant(tenant).values_list("id", "parent_id"))
+    return RunningContests(contests, participant_ids(tenant, contests), parents)
+
+
+def agent_contest_boards(*, agent: Agent, running: RunningContests) -> list[tuple[Contest, Board]]:
+    """The running contests the agent takes part in, with their boards (no query)."""
+    if not running.contests:
+        return []
+    ancestors: set[int] = set()
+    if running.parents and agent.team_id:
         node: int | None = agent.team_id
         while node is not None and node not in ancestors:
             ancestors.add(node)
-            node = parents.get(node)
+            node = running.parents.get(node)
     out = []
-    for contest in contests:
-        board = contest_board(contest, known)
+    for contest in running.contests:
+        board = contest_board(contest, running.known)
         everyone = board.agent_ids is None and board.team_ids is None
         if (
             not everyone
@@ -118,15 +134,37 @@ def agent_contests(*, tenant: Tenant, agent: Agent) -> list[dict[str, Any]]:
             and not (ancestors & set(board.team_ids or ()))
         ):
             continue
-        _, _, nearby = standings_of(contest, limit=1, around=agent, board=board)
-        mine = next((e for e in nearby if e.entity_id == agent.pk), None)
+        out.append((contest, board))
+    return out
+
+
+def agent_contest_rank(contest: Contest, board: Board, agent: Agent) -> tuple[int | None, Any]:
+    """(rank, value) of the agent in a contest, live when Redis has the board."""
+    _, _, nearby = standings_of(contest, limit=1, around=agent, board=board)
+    mine = next((e for e in nearby if e.entity_id == agent.pk), None)
+    return (mine.rank, mine.value) if mine else (None, None)
+
+
+def agent_contests(
+    *, tenant: Tenant, agent: Agent, running: RunningContests | None = None
+) -> list[dict[str, Any]]:
+    """Running contests the agent takes part in, with its rank and value (profile).
+
+    A fixed number of queries however many contests run: contests, their participants and
+    the team tree are read once (or passed in `running`); standings come from the live boards.
+    """
+    if running is None:
+        running = running_contests(tenant=tenant)
+    out = []
+    for contest, board in agent_contest_boards(agent=agent, running=running):
+        rank, value = agent_contest_rank(contest, board, agent)
         out.append(
             {
                 "id": contest.pk,
                 "name": contest.name,
                 "status": contest.status,
-                "rank": mine.rank if mine else None,
-                "value": mine.value if mine else None,
+                "rank": rank,
+                "value": value,
             }
         )
     return out

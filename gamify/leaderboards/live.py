@@ -277,6 +277,44 @@ return {1, top, unranked, window, start, first_rank, ids, names, reasons}
 """
 
 
+# One entity's competition rank on several boards in one round trip: per board (ready, q, m
+# keys) -1 when the board is not live, 0 when the entity has no ranked entry, else its rank
+# (1 + the entries scoring strictly better; q is kept best first, so "better" is lower).
+RANKS_SCRIPT = """
+local out = {}
+for i = 1, #KEYS, 3 do
+  local rank = -1
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    rank = 0
+    local member = redis.call('HGET', KEYS[i + 2], ARGV[1])
+    local score = member and redis.call('ZSCORE', KEYS[i + 1], member)
+    if score then rank = redis.call('ZCOUNT', KEYS[i + 1], '-inf', '(' .. score) + 1 end
+  end
+  out[#out + 1] = rank
+end
+return out
+"""
+NOT_LIVE = -1
+
+
+def ranks(boards: Sequence[Board], entity_id: int) -> list[int | None]:
+    """The entity's rank on each board (None: not ranked there), or NOT_LIVE for a board
+    Redis does not hold (the caller reads that one from SQL). One round trip, no SQL."""
+    client = get_redis()
+    if client is None or not boards:
+        return [NOT_LIVE] * len(boards)
+    keys = []
+    for board in boards:
+        base = board_key(board)
+        keys += [f"{base}:ready", f"{base}:q", f"{base}:m"]
+    try:
+        found = run_script(client, RANKS_SCRIPT, keys, [entity_id])
+    except redis.RedisError:
+        skipped("live ranks")
+        return [NOT_LIVE] * len(boards)
+    return [None if r == 0 else int(r) for r in found]
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """A board as Redis holds it: top entries, not-qualified ones and the window around one

@@ -7,6 +7,7 @@ are named only through `Names`, so the tenant's anonymization applies everywhere
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -19,11 +20,18 @@ from accounts.models import Agent, Team, Tenant
 from accounts.selectors import team_descendants
 from gamify.activity.selectors import activity_list
 from gamify.contests.models import Contest
-from gamify.contests.selectors import standings_body
+from gamify.contests.selectors import (
+    RunningContests,
+    agent_contest_boards,
+    agent_contest_rank,
+    running_contests,
+    standings_body,
+)
 from gamify.game.models import PointAdjustment, PointAward, PointRule
 from gamify.game.selectors import period_days
-from gamify.leaderboards.service import leaderboard
-from gamify.profile import agent_profile
+from gamify.leaderboards import live
+from gamify.leaderboards.service import agent_rank, current_periods, leaderboard, period_board
+from gamify.profile import agent_own
 from gamify.wallet.selectors import redemption_list, reward_list, wallet_balance
 from gamify.widgets.models import anonymize_others
 from kpis.catalogue import kpi_catalogue
@@ -54,30 +62,75 @@ class Names:
 
 
 # --- the agent card -------------------------------------------------------------------------
-def agent_card(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
-    data = agent_profile(tenant=tenant, agent=agent)
+# Running contests are re-read at most this often per process (and whenever the tenant's epoch
+# stamp moves: a contest saved), so a polled card reads its standings from Redis alone.
+RUNNING_SECONDS = 2.0
+_running: dict[int, tuple[float, int, RunningContests]] = {}
+
+
+def agent_card(*, tenant: Tenant, agent: Agent, epoch: int = 0) -> dict[str, Any]:
+    return {
+        **card_own(tenant=tenant, agent=agent),
+        **card_standings(tenant=tenant, agent=agent, epoch=epoch),
+    }
+
+
+def card_own(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
+    """What only the agent's own changes move (points, level, badges, wallet, the statement):
+    the part of a card a page may keep while the agent's version stamp stays the same."""
+    data = agent_own(tenant=tenant, agent=agent)
     level = data["level"]
     lifetime = data["points"]["lifetime"]
     progress = 100
     if level["next_min_points"] is not None:
         span = max(1, level["next_min_points"] - level["min_points"])
         progress = max(0, min(100, math.floor(100 * (lifetime - level["min_points"]) / span)))
-    ends = dict(
-        Contest.objects.for_tenant(tenant)
-        .filter(pk__in=[c["id"] for c in data["contests"]])
-        .values_list("pk", "ends_at")
-    )
-    contests = [{**c, "ends_at": ends.get(c["id"])} for c in data["contests"]]
     return {
         **data,
         "avatar_url": agent.avatar_url,
         "level": {**level, "progress": progress},
         "badges": data["badges"][:6],
         "badge_count": len(data["badges"]),
-        "contests": contests,
         "why": points_statement(tenant=tenant, agent=agent),
         "wins": _wins(tenant, agent),
     }
+
+
+def card_standings(*, tenant: Tenant, agent: Agent, epoch: int = 0) -> dict[str, Any]:
+    """What other agents' events move on a card, as it shows them: its ranks today and this
+    week and its running contests with its rank. One Redis round trip for every board (no
+    query while Redis has them and the running contests were read in the last
+    RUNNING_SECONDS): cheap enough to recompute on every poll that follows another agent's
+    change."""
+    now = time.monotonic()
+    kept = _running.get(tenant.pk)
+    if kept is not None and kept[1] == epoch and now - kept[0] < RUNNING_SECONDS:
+        running = kept[2]
+    else:
+        running = running_contests(tenant=tenant)
+        _running[tenant.pk] = (now, epoch, running)
+    periods = [p for p in current_periods(tenant) if p.type in ("day", "week")]
+    boards = [period_board(tenant, "points", p) for p in periods]
+    entered = agent_contest_boards(agent=agent, running=running)
+    found = live.ranks([*boards, *(board for _, board in entered)], agent.pk)
+    ranks = {}
+    for period, rank in zip(periods, found, strict=False):
+        if rank == live.NOT_LIVE:  # read from SQL; the board is filled for the next poll
+            rank = agent_rank(tenant=tenant, agent=agent, metric="points", period=period)
+        ranks[f"points_{period.type}"] = rank
+    contests = []
+    for (contest, board), rank in zip(entered, found[len(periods) :], strict=True):
+        if rank == live.NOT_LIVE:
+            rank = agent_contest_rank(contest, board, agent)[0]
+        contests.append(
+            {"id": contest.pk, "name": contest.name, "rank": rank, "ends_at": contest.ends_at}
+        )
+    return {"ranks": ranks, "contests": contests}
+
+
+def forget() -> None:
+    """Drop this process's remembered running contests (tests)."""
+    _running.clear()
 
 
 def _wins(tenant: Tenant, agent: Agent) -> int:
@@ -113,8 +166,8 @@ def points_statement(*, tenant: Tenant, agent: Agent) -> dict[str, list[dict[str
         .filter(occurred_at__gte=week_start_at)
         .order_by("-occurred_at")[:20]
     )
-    figures = _kpi_figures(tenant, agent, awards, week_first, week_after)
     catalogue = kpi_catalogue(tenant)
+    figures = _kpi_figures(tenant, agent, awards, week_first, week_after, catalogue)
     today_lines: list[dict[str, Any]] = []
     week_lines: list[dict[str, Any]] = []
     for award in awards:
@@ -152,7 +205,12 @@ def points_statement(*, tenant: Tenant, agent: Agent) -> dict[str, list[dict[str
 
 
 def _kpi_figures(
-    tenant: Tenant, agent: Agent, awards: Iterable[PointAward], first: date, after: date
+    tenant: Tenant,
+    agent: Agent,
+    awards: Iterable[PointAward],
+    first: date,
+    after: date,
+    catalogue: dict[str, Any],
 ) -> dict[tuple[str, str, date], float | None]:
     """{(kpi, rule period, period start): the agent's KPI value over it}, in two queries."""
     wanted = {(a.rule.kpi, a.rule.period, a.period_start) for a in awards}
@@ -161,7 +219,6 @@ def _kpi_figures(
     start = min([first, *(s for _, _, s in wanted)])
     counters = agent_day_counters(tenant=tenant, agent_ids={agent.pk}, start=start, end=after)
     metrics = agent_day_metrics(tenant=tenant, agent_ids={agent.pk}, start=start, end=after)
-    catalogue = kpi_catalogue(tenant)
     out: dict[tuple[str, str, date], float | None] = {}
     for kpi, kind, period_start in wanted:
         p_first, p_after = period_days(tenant, kind, period_start)

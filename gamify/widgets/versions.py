@@ -19,10 +19,10 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.cache import cache
 
-# The card shows its agent's ranks and contest standings, which other agents' events move too.
-# Following every event of the tenant would re-render every open card on each ingestion batch;
-# other agents' moves are followed at most this late instead (the agent's own at once).
-OTHERS_REFRESH_SECONDS = 15.0
+# A tenant stamp moves with anybody's change. The card then compares its standings (ranks and
+# contests, read from the live boards: no query) with those its last rendering showed, so it
+# re-renders only when another agent's event really moved them; the other pages re-render at
+# most every 2 s while the tenant changes (views.TOLERANCE).
 TIMEOUT = 7 * 86400
 
 

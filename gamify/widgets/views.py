@@ -14,11 +14,11 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -32,16 +32,20 @@ from gamify.wallet.selectors import wallet_balance
 from gamify.wallet.services.redemptions import redemption_request
 from gamify.widgets import access, selectors, versions
 from gamify.widgets.access import RTL, Viewer, WidgetDenied
+from kpis.periods import local_today
 
 POLL_SECONDS = 2
 STATE_SECONDS = 3600
 # How long a rendering stays good while only *other* agents changed (see versions.py).
-TOLERANCE = {
-    "agent": versions.OTHERS_REFRESH_SECONDS,
-    "store": versions.OTHERS_REFRESH_SECONDS,
-    "leaderboard": 2.0,
-    "wallboard": 2.0,
-}
+# The card compares its standings instead (ranks and contests, from the live boards).
+TOLERANCE = {"store": 2.0, "leaderboard": 2.0, "wallboard": 2.0}
+# The card's own part (points, badges, wallet, statement) is kept per agent version this long:
+# what no stamp follows (a rule or level renamed in the admin) shows within it.
+OWN_SECONDS = 30
+QUIET_NS = 2_000_000_000
+# The card's own part, also kept in this process (most polls of a card find it here, saving
+# a cache round trip per rendering).
+_own: dict[str, tuple[float, dict[str, Any]]] = {}
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\*\.[A-Za-z0-9.-]+$")
 PERIODS = ("day", "week", "month")
 
@@ -52,7 +56,7 @@ def frame_ancestors(tenant: Tenant) -> list[str]:
     return ["'self'", *(o.rstrip("/") for o in origins if isinstance(o, str) and ORIGIN.match(o))]
 
 
-def _secure(response: HttpResponse, tenant: Tenant | None) -> HttpResponse:
+def _secure[R: (HttpResponse, StreamingHttpResponse)](response: R, tenant: Tenant | None) -> R:
     ancestors = frame_ancestors(tenant) if tenant is not None else ["'self'"]
     response._csp_update = {"frame-ancestors": ancestors}  # type: ignore[attr-defined]
     # The token is in the URL: never hand it to another site, never cache it anywhere shared.
@@ -86,7 +90,16 @@ def unauthorized(request: HttpRequest, denied: WidgetDenied) -> HttpResponse:
     return _secure(response, None)
 
 
-Builder = Callable[[HttpRequest, Viewer], dict[str, Any]]
+Builder = Callable[[HttpRequest, Viewer, "Poll"], dict[str, Any]]
+
+
+class Poll:
+    """What one request knows of the page's versions: the stamps read with its last rendering's
+    state, and (the card) the standings other agents' events move, once computed."""
+
+    def __init__(self, stamps: tuple[int, int, int] | None) -> None:
+        self.stamps = stamps
+        self.standings: dict[str, Any] | None = None
 
 
 def _page(
@@ -108,29 +121,29 @@ def _page(
         params = "&".join(f"{k}={request.GET.get(k, '')}" for k in ("metric", "period", "scope"))
         state_key = f"widgets:r:{kind}:{viewer.tenant.pk}:{viewer.key}:{lang}:{fragment}:{params}"
         agent_id = viewer.agent.pk if viewer.agent else None
-        stamps = None
+        poll = Poll(None)
         if versions.shared():
             found = cache.get_many([*versions.keys(viewer.tenant.pk, agent_id), state_key])
-            stamps = versions.stamps(found, viewer.tenant.pk, agent_id)
+            poll.stamps = versions.stamps(found, viewer.tenant.pk, agent_id)
             last = found.get(state_key)
             asked = request.META.get("HTTP_IF_NONE_MATCH", "")
-            if last and asked == last["etag"] and _still_good(kind, last, stamps):
-                return _secure(_not_modified(last["etag"]), viewer.tenant)
-        with translation.override(lang):
-            context = {
-                "lang": lang,
-                "rtl": lang in RTL,
-                "tz": viewer.tenant.tz,
-                "kind": kind,
-                "token": request.GET.get("token"),
-                "poll_seconds": POLL_SECONDS,
-                **build(request, viewer),
-            }
-            template = f"widgets/{kind}{'_live' if fragment else ''}.html"
-            html = render_to_string(template, context, request=request)
-        etag = '"' + hashlib.blake2b(html.encode(), digest_size=12).hexdigest() + '"'
-        if stamps is not None:
-            cache.set(state_key, {"etag": etag, "stamps": stamps, "at": time.time()}, STATE_SECONDS)
+            if last and asked == last["etag"]:
+                good = _still_good(kind, last, poll.stamps)
+                if good is None:  # only others changed: did they move this card's standings?
+                    poll.standings = _card_standings(viewer, poll)
+                    good = poll.standings == last.get("standings")
+                    if good and time.time_ns() - poll.stamps[1] > QUIET_NS:
+                        # The tenant went quiet: remember these stamps, so the next polls are
+                        # plain 304s. While it keeps changing, the write would be wasted.
+                        cache.set(state_key, {**last, "stamps": poll.stamps}, STATE_SECONDS)
+                if good:
+                    return _secure(_not_modified(last["etag"]), viewer.tenant)
+        html, etag = _render(request, viewer, kind, build, poll, lang, fragment)
+        if poll.stamps is not None:
+            state = {"etag": etag, "stamps": poll.stamps, "at": time.time()}
+            if poll.standings is not None:
+                state["standings"] = poll.standings
+            cache.set(state_key, state, STATE_SECONDS)
         if request.META.get("HTTP_IF_NONE_MATCH") == etag:
             return _secure(_not_modified(etag), viewer.tenant)
         response = HttpResponse(html)
@@ -142,12 +155,49 @@ def _page(
     return view
 
 
-def _still_good(kind: str, last: dict[str, Any], stamps: tuple[int, int, int]) -> bool:
+def _render(
+    request: HttpRequest,
+    viewer: Viewer,
+    kind: str,
+    build: Builder,
+    poll: Poll,
+    lang: str,
+    fragment: bool,
+) -> tuple[str, str]:
+    """The page (or its live region) in the viewer's language, and its ETag."""
+    with translation.override(lang):
+        context = {
+            "lang": lang,
+            "rtl": lang in RTL,
+            "tz": viewer.tenant.tz,
+            "kind": kind,
+            "token": request.GET.get("token"),
+            "poll_seconds": POLL_SECONDS,
+            **build(request, viewer, poll),
+        }
+        template = f"widgets/{kind}{'_live' if fragment else ''}.html"
+        html = render_to_string(template, context, request=request)
+    return html, '"' + hashlib.blake2b(html.encode(), digest_size=12).hexdigest() + '"'
+
+
+def _still_good(kind: str, last: dict[str, Any], stamps: tuple[int, int, int]) -> bool | None:
+    """Whether the last rendering still shows the truth: True, False, or None when only other
+    agents changed and the card must compare its standings (ranks, contests) to know."""
     epoch, tenant, agent = stamps
     was_epoch, was_tenant, was_agent = last["stamps"]
     if epoch != was_epoch or agent != was_agent:
         return False
-    return tenant == was_tenant or time.time() - last["at"] < TOLERANCE[kind]
+    if tenant == was_tenant:
+        return True
+    if kind == "agent":
+        return None if "standings" in last else False
+    return time.time() - last["at"] < TOLERANCE[kind]
+
+
+def _card_standings(viewer: Viewer, poll: Poll) -> dict[str, Any]:
+    assert viewer.agent is not None
+    epoch = poll.stamps[0] if poll.stamps else 0
+    return selectors.card_standings(tenant=viewer.tenant, agent=viewer.agent, epoch=epoch)
 
 
 def _not_modified(etag: str) -> HttpResponse:
@@ -157,12 +207,35 @@ def _not_modified(etag: str) -> HttpResponse:
 
 
 # --- the four pages -------------------------------------------------------------------------
-def _agent(request: HttpRequest, viewer: Viewer) -> dict[str, Any]:
+def _agent(request: HttpRequest, viewer: Viewer, poll: Poll) -> dict[str, Any]:
+    """The card: its own part kept in the cache per version of the agent (and the tenant's
+    epoch, and the day), its standings from the live boards on every rendering."""
     assert viewer.agent is not None
-    return {"card": selectors.agent_card(tenant=viewer.tenant, agent=viewer.agent)}
+    tenant, agent = viewer.tenant, viewer.agent
+    own = None
+    if poll.stamps is not None:
+        epoch, _tenant, mine = poll.stamps
+        own_key = f"widgets:c:{tenant.pk}:{agent.pk}:{mine}:{epoch}:{local_today(tenant)}"
+        now = time.monotonic()
+        kept = _own.get(own_key)
+        if kept is not None and now - kept[0] < OWN_SECONDS:
+            own = kept[1]
+        else:
+            own = cache.get(own_key)
+            if own is None:
+                own = selectors.card_own(tenant=tenant, agent=agent)
+                cache.set(own_key, own, OWN_SECONDS)
+            if len(_own) > 5000:
+                _own.clear()
+            _own[own_key] = (now, own)
+    else:
+        own = selectors.card_own(tenant=tenant, agent=agent)
+    if poll.standings is None:
+        poll.standings = _card_standings(viewer, poll)
+    return {"card": {**own, **poll.standings}}
 
 
-def _leaderboard(request: HttpRequest, viewer: Viewer) -> dict[str, Any]:
+def _leaderboard(request: HttpRequest, viewer: Viewer, poll: Poll) -> dict[str, Any]:
     assert viewer.agent is not None
     choices = selectors.metric_choices(viewer.tenant)
     metric = request.GET.get("metric") or "points"
@@ -185,12 +258,12 @@ def _leaderboard(request: HttpRequest, viewer: Viewer) -> dict[str, Any]:
     }
 
 
-def _store(request: HttpRequest, viewer: Viewer) -> dict[str, Any]:
+def _store(request: HttpRequest, viewer: Viewer, poll: Poll) -> dict[str, Any]:
     assert viewer.agent is not None
     return {"store": selectors.store(tenant=viewer.tenant, agent=viewer.agent)}
 
 
-def _wallboard(request: HttpRequest, viewer: Viewer) -> dict[str, Any]:
+def _wallboard(request: HttpRequest, viewer: Viewer, poll: Poll) -> dict[str, Any]:
     assert viewer.team is not None
     return {"wall": selectors.wallboard(tenant=viewer.tenant, team=viewer.team)}
 
@@ -199,6 +272,57 @@ agent_page = _page("agent", _agent)
 leaderboard_page = _page("leaderboard", _leaderboard)
 store_page = _page("store", _store)
 wallboard_page = _page("wallboard", _wallboard, team=True)
+
+
+# --- server-sent events: the measured alternative ------------------------------------------
+# The card's live region pushed as server-sent events (`/widgets/agent/events?token=…`), kept
+# as the prototype bench/widgets.py measures against polling; widgets.js polls (README,
+# Widgets: why). A stream re-checks the stamps every SSE_CHECK_SECONDS and ends after
+# SSE_SECONDS, below gunicorn's 30 s worker timeout; EventSource reconnects after `retry`.
+SSE_SECONDS = 25.0
+SSE_CHECK_SECONDS = 1.0
+
+
+@require_GET
+@xframe_options_exempt
+def agent_events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    try:
+        viewer = access.resolve(request.GET.get("token"))
+        if viewer.agent is None:
+            raise WidgetDenied("wrong-kind")
+    except WidgetDenied as denied:
+        return unauthorized(request, denied)
+    lang = access.request_language(request, viewer.agent)
+    tenant_id, agent_id = viewer.tenant.pk, viewer.agent.pk
+
+    def stream() -> Iterator[str]:
+        yield f"retry: {int(SSE_CHECK_SECONDS * 1000)}\n\n"
+        sent: tuple[str, tuple[int, int, int] | None, Any] | None = None
+        deadline = time.monotonic() + SSE_SECONDS
+        while True:
+            stamps = versions.read(tenant_id, agent_id) if versions.shared() else None
+            poll, render = Poll(stamps), True
+            if sent is not None and stamps is not None and sent[1] is not None:
+                sent_etag, sent_stamps, sent_standings = sent
+                if stamps == sent_stamps:
+                    render = False
+                elif sent_stamps is not None and stamps[::2] == sent_stamps[::2]:  # others only
+                    poll.standings = _card_standings(viewer, poll)
+                    if poll.standings == sent_standings:
+                        sent, render = (sent_etag, stamps, sent_standings), False
+            if render:
+                html, etag = _render(request, viewer, "agent", _agent, poll, lang, True)
+                if sent is None or etag != sent[0]:
+                    lines = "".join(f"data: {line}\n" for line in html.splitlines())
+                    yield f"id: {etag.strip(chr(34))}\nevent: change\n{lines}\n"
+                sent = (etag, stamps, poll.standings)
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(SSE_CHECK_SECONDS)
+
+    response = StreamingHttpResponse(stream(), content_type="text/event-stream; charset=utf-8")
+    response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the events back
+    return _secure(response, viewer.tenant)
 
 
 # --- redemption -----------------------------------------------------------------------------
@@ -283,4 +407,11 @@ def _problem(status: int, slug: str, field: str, lang: str) -> HttpResponse:
     return response
 
 
-__all__ = ["agent_page", "leaderboard_page", "redeem", "store_page", "wallboard_page"]
+__all__ = [
+    "agent_events",
+    "agent_page",
+    "leaderboard_page",
+    "redeem",
+    "store_page",
+    "wallboard_page",
+]

@@ -19,7 +19,7 @@ from accounts.services import agent_upsert, team_upsert
 from gamify.game import services as game
 from gamify.wallet import services as wallet
 from gamify.wallet.models import Redemption
-from gamify.widgets import access
+from gamify.widgets import access, selectors
 from gamify.widgets.models import WidgetSettings
 from tests.game.support import SHANGHAI, call, ingest, make_rule
 
@@ -32,8 +32,10 @@ NOW = datetime(2026, 11, 20, 15, 0, tzinfo=SHANGHAI)
 def _now():
     with time_machine.travel(NOW, tick=True):
         access.forget()
+        selectors.forget()
         yield
         access.forget()
+        selectors.forget()
 
 
 @pytest.fixture
@@ -319,6 +321,62 @@ def test_polling_answers_304_until_something_changes(played, tenant, django_asse
     assert re.search(r"Points today\s+32\b", text(moved))
 
 
+def test_another_agents_event_moves_my_rank_at_the_next_poll(
+    played, tenant, a2, django_assert_num_queries
+):
+    """Ann (25 points) is first today; Bo's three calls (40) put her second. Bo's event stamps
+    only Bo and the tenant, yet Ann's card shows #2 at its next poll; an event that moves
+    nobody past her keeps answering 304, from the live boards alone (no query)."""
+    from gamify.widgets import versions
+
+    token = token_for(played)
+    client = Client()
+    first = client.get("/widgets/agent", {"token": token, "fragment": "1"})
+    assert re.search(r"Rank today\s+#1\b", text(first))
+    ingest(tenant, [call("a2", NOW.replace(hour=h)) for h in (12, 13, 14)])
+    versions.bump(tenant.pk, [a2.pk])  # what the on-commit hook does: Bo's stamp and the tenant's
+    moved = client.get(
+        "/widgets/agent", {"token": token, "fragment": "1"}, HTTP_IF_NONE_MATCH=first["ETag"]
+    )
+    assert moved.status_code == 200
+    assert re.search(r"Rank today\s+#2\b", text(moved))
+    assert re.search(r"Rank this week\s+#2\b", text(moved))
+    assert re.search(r"Points today\s+25\b", text(moved))  # her own figures did not move
+    ingest(tenant, [call("a2", NOW.replace(hour=14, minute=30))])  # Bo 50: Ann still second
+    versions.bump(tenant.pk, [a2.pk])
+    with django_assert_num_queries(0):
+        same = client.get(
+            "/widgets/agent", {"token": token, "fragment": "1"}, HTTP_IF_NONE_MATCH=moved["ETag"]
+        )
+    assert same.status_code == 304
+
+
+def test_a_contest_standing_moved_by_another_agent_shows_at_the_next_poll(played, tenant, a2):
+    """A running contest on contacts: Ann 3, Bo 1, so Ann is #1; Bo's three more calls make
+    him 4 and Ann #2 at her card's next poll (Bo's and the tenant's stamps only)."""
+    from gamify.contests import services as contests
+    from gamify.widgets import versions
+
+    contests.contest_create(
+        tenant=tenant,
+        values={"name": "Friday sprint", "kind": "ranked", "entity": "agent",
+                "metric": "contacts_handled", "starts_at": NOW.replace(hour=8),
+                "ends_at": NOW.replace(hour=20)},
+    )  # fmt: skip
+    versions.bump(tenant.pk, everything=True)  # the contest saved
+    token = token_for(played)
+    client = Client()
+    first = client.get("/widgets/agent", {"token": token, "fragment": "1"})
+    assert re.search(r"Friday sprint\s+You are #1\b", text(first))
+    ingest(tenant, [call("a2", NOW.replace(hour=h)) for h in (12, 13, 14)])
+    versions.bump(tenant.pk, [a2.pk])
+    moved = client.get(
+        "/widgets/agent", {"token": token, "fragment": "1"}, HTTP_IF_NONE_MATCH=first["ETag"]
+    )
+    assert moved.status_code == 200
+    assert re.search(r"Friday sprint\s+You are #2\b", text(moved))
+
+
 def test_pages_answer_in_a_bounded_number_of_queries(played, tenant, a2, count_queries):
     """More agents, awards and rows do not add queries (no N+1)."""
     token = token_for(played)
@@ -345,3 +403,28 @@ def test_a_manager_turns_anonymization_on_in_the_admin(tenant, agent, a2, admin_
     assert WidgetSettings.objects.get(tenant=tenant).anonymize_others is True
     board = text(get("/widgets/leaderboard", token_for(agent)))
     assert "Bo Chen" not in board
+
+
+# --- server-sent events (the prototype bench/widgets.py measures against polling) ---------
+def test_the_card_as_server_sent_events(played, tenant):
+    """The stream sends the live region at once, then again when the agent's points move;
+    the same token rules as the pages (a tampered token gets the 401 page)."""
+    from gamify.widgets import versions
+
+    response = Client().get("/widgets/agent/events", {"token": token_for(played)})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/event-stream")
+    chunks = iter(response.streaming_content)
+    assert next(chunks) == b"retry: 1000\n\n"
+    first = next(chunks).decode()
+    assert first.startswith("id: ")
+    assert "\nevent: change\n" in first
+    assert re.search(r'data-testid="points-day">25<', first)
+    game.points_adjust(tenant=tenant, agent=played, points=7, reason="Great save", actor="t")
+    versions.bump(tenant.pk, [played.pk])
+    second = next(chunks).decode()  # within a second: the stream re-checks every second
+    assert re.search(r'data-testid="points-day">32<', second)
+    response.close()
+    refused = Client().get("/widgets/agent/events", {"token": token_for(played) + "x"})
+    assert refused.status_code == 401
+    assert "not valid" in text(refused)
