@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from accounts.models import Agent, Team, Tenant, TenantOwned
+from accounts.models import Agent, Team, Tenant, TenantOwned, TenantQuerySet
 
 GOAL_PERIODS = ("day", "week", "month", "quarter")
 ALERT_PERIODS = ("day", "week", "month")
@@ -47,6 +47,8 @@ class CoachingSettings(models.Model):
         default=False,
         help_text="Turnover on scorecards: an agent moved to another team has left the first one",
     )
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "coaching settings"
