@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 from functools import cached_property
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -12,6 +12,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
+
+from core import tenancy
+from core.tenancy import TenantScopeMissing
 
 
 def validate_timezone(value: str) -> None:
@@ -25,17 +28,93 @@ def validate_timezone(value: str) -> None:
 MAX_RATE_LIMIT_PER_MINUTE = 10_000_000
 
 
-class TenantScopeMissing(RuntimeError):
-    """A tenant-owned query was built without a tenant: refuse rather than return everything."""
-
-
 class TenantQuerySet(models.QuerySet):
+    """Tenant-owned rows: refused unless filtered by tenant or in a tenant scope (core/tenancy).
+
+    The check runs when the query does (fetch, count, exists, aggregate, update, delete,
+    iterator): inside a scope it adds the scope's tenant filter, outside one it raises
+    `TenantScopeMissing` for a query that does not filter its tenant. Adds no query.
+    """
+
+    _tenant_unscoped = False
+    _tenant_applied: frozenset[int] | None = None
+
     def for_tenant(self, tenant: Tenant | int | None) -> Self:
         """The one way request-serving code reads tenant-owned rows."""
         if tenant is None:
             raise TenantScopeMissing(f"{self.model.__name__} queried without a tenant")
         tenant_id = tenant if isinstance(tenant, int) else tenant.pk
         return self.filter(tenant_id=tenant_id)
+
+    def unscoped(self) -> Self:
+        """Across tenants, on purpose: the sweeper, beat, rebuilds, operator commands only."""
+        clone = self._chain()  # type: ignore[attr-defined]
+        clone._tenant_unscoped = True
+        return clone
+
+    def _clone(self) -> Self:
+        clone = super()._clone()  # type: ignore[misc]
+        clone._tenant_unscoped = self._tenant_unscoped
+        clone._tenant_applied = self._tenant_applied
+        return clone
+
+    def _tenant_guard(self) -> None:
+        if self._tenant_unscoped:
+            return
+        state = tenancy.current()
+        if state is tenancy.DISABLED:
+            return
+        if isinstance(state, frozenset):
+            if self._tenant_applied != state:
+                tenancy.restrict(self.query, state)
+                self._tenant_applied = state
+            return
+        if self._hints.get("instance") is not None:  # type: ignore[attr-defined]
+            return  # a loaded object's relation or prefetch: the parent was found in its tenant
+        if tenancy.filters_tenant(self.query):
+            return
+        if tenancy.caller_is_exempt((__file__,)):
+            return
+        raise tenancy.refuse(self.model.__name__, (__file__,))
+
+    def _fetch_all(self) -> None:
+        if self._result_cache is None:
+            self._tenant_guard()
+        super()._fetch_all()
+
+    def _iterator(self, use_chunked_fetch: bool, chunk_size: int | None) -> Any:
+        self._tenant_guard()
+        return super()._iterator(use_chunked_fetch, chunk_size)  # type: ignore[misc]
+
+    def count(self) -> int:
+        if self._result_cache is None:
+            self._tenant_guard()
+        return super().count()
+
+    def exists(self) -> bool:
+        if self._result_cache is None:
+            self._tenant_guard()
+        return super().exists()
+
+    def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self._tenant_guard()
+        return super().aggregate(*args, **kwargs)
+
+    def update(self, **kwargs: Any) -> int:
+        self._tenant_guard()
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        self._tenant_guard()
+        return super().delete()
+
+    def explain(self, *, format: str | None = None, **options: Any) -> str:
+        self._tenant_guard()
+        return super().explain(format=format, **options)
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        # The objects are in hand (each was found in its tenant): their primary keys scope it.
+        return super(TenantQuerySet, self.unscoped()).bulk_update(objs, fields, batch_size)
 
 
 class Tenant(models.Model):

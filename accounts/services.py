@@ -211,7 +211,7 @@ def agent_upsert(
 def agent_deactivate(*, agent: Agent) -> Agent:
     """Deactivate an agent: kept with its history, left out of leaderboards."""
     with transaction.atomic():
-        locked = Agent.objects.select_for_update().get(pk=agent.pk)
+        locked = Agent.objects.for_tenant(agent.tenant_id).select_for_update().get(pk=agent.pk)
         if locked.active:
             advisory_lock(INGEST_LOCK, locked.tenant_id, wait_seconds=REQUEST_LOCK_WAIT_SECONDS)
             locked.active = False

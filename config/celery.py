@@ -7,6 +7,8 @@ from typing import Any
 from celery import Celery
 from celery.signals import (
     beat_init,
+    task_postrun,
+    task_prerun,
     worker_init,
     worker_process_init,
     worker_ready,
@@ -52,3 +54,20 @@ def _announce_queues(sender: Any = None, **kwargs: object) -> None:
 @worker_shutdown.connect
 def _stop_announcing_queues(**kwargs: object) -> None:
     _stop_announcing.set()
+
+
+@task_prerun.connect
+def _enter_task_tenant(
+    task_id: str = "", task: Any = None, args: Any = None, kwargs: Any = None, **extra: object
+) -> None:
+    # Fail-closed tenancy (core/tenancy.py): a task re-enters the tenant of its `tenant_id`.
+    from core import tenancy
+
+    tenancy.task_started(task_id, task, args, kwargs)
+
+
+@task_postrun.connect
+def _leave_task_tenant(task_id: str = "", **extra: object) -> None:
+    from core import tenancy
+
+    tenancy.task_finished(task_id)

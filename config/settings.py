@@ -263,6 +263,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "core.middleware.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Fail-closed tenancy: a clean scope per request; the admin's is its user's tenants.
+    "accounts.scoping.TenantScopeMiddleware",
     "accounts.audit.middleware.ActorMiddleware",
     "core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -92,7 +92,9 @@ def agent_moved(sender: Any, instance: AgentHistory, created: bool, **kwargs: An
     moved enters or leaves the running contests of a team. A new agent has none to follow."""
     if not created or raw_save(kwargs):
         return
-    earlier = AgentHistory.objects.filter(agent_id=instance.agent_id, pk__lt=instance.pk)
+    earlier = AgentHistory.objects.filter(
+        tenant_id=instance.tenant_id, agent_id=instance.agent_id, pk__lt=instance.pk
+    )
     if not earlier.exists():
         return
     tenant = Tenant.objects.get(pk=instance.tenant_id)
@@ -106,7 +108,9 @@ def raw_save(kwargs: dict[str, Any]) -> bool:
 @receiver(pre_save, sender=Team, dispatch_uid="gamify.team_parent_before")
 def team_parent_before(sender: Any, instance: Team, **kwargs: Any) -> None:
     instance._parent_before = (  # type: ignore[attr-defined]
-        Team.objects.filter(pk=instance.pk).values_list("parent_id", flat=True).first()
+        Team.objects.filter(tenant_id=instance.tenant_id, pk=instance.pk)
+        .values_list("parent_id", flat=True)
+        .first()
         if instance.pk is not None and not raw_save(kwargs)
         else instance.parent_id
     )

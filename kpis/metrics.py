@@ -34,11 +34,15 @@ APPLY_SECONDS = Histogram(
 def _pending() -> Iterable[Metric]:
     from kpis.models import IngestBatch
 
-    row = IngestBatch.objects.filter(applied_at__isnull=True, failed_at__isnull=True).aggregate(
-        events=Sum("accepted"), batches=Count("id"), oldest=Min("created_at")
+    row = (
+        IngestBatch.objects.unscoped()
+        .filter(applied_at__isnull=True, failed_at__isnull=True)
+        .aggregate(events=Sum("accepted"), batches=Count("id"), oldest=Min("created_at"))
     )
-    failed = IngestBatch.objects.filter(applied_at__isnull=True, failed_at__isnull=False).aggregate(
-        events=Sum("accepted"), batches=Count("id")
+    failed = (
+        IngestBatch.objects.unscoped()
+        .filter(applied_at__isnull=True, failed_at__isnull=False)
+        .aggregate(events=Sum("accepted"), batches=Count("id"))
     )
     events = GaugeMetricFamily(
         "gamify_ingest_pending_events", "Events stored but not yet applied downstream"

@@ -59,6 +59,8 @@ class InteractionSettings(models.Model):
     # a recompute lost with the broker is found and redone by the sweeper.
     recompute_requested_at = models.DateTimeField(null=True, blank=True)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         verbose_name_plural = "interaction settings"
 
@@ -195,6 +197,8 @@ class _Counters(models.Model):
         Tenant, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
     )
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         abstract = True
 
@@ -285,6 +289,8 @@ class _MetricHour(models.Model):
     value_e4 = models.BigIntegerField(default=0)
     count_e4 = models.BigIntegerField(default=0)
     events = models.BigIntegerField(default=0)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         abstract = True

@@ -11,6 +11,7 @@ from accounts.api.base import TenantAPIView
 from accounts.api.idempotency import idempotent
 from accounts.models import Team
 from core.api.problems import Problem
+from tests import tenancy_probe
 
 
 class Boom(TenantAPIView):
@@ -42,5 +43,7 @@ class IdempotentCreate(TenantAPIView):
 urlpatterns = [
     path("api/v1/_test/boom", Boom.as_view()),
     path("api/v1/_test/idempotent", IdempotentCreate.as_view()),
+    path("api/v1/_test/forgetful-teams", tenancy_probe.ForgetfulTeams.as_view()),
+    path("_test/forgetful-page", tenancy_probe.forgetful_page),
     path("", include("config.urls")),
 ]

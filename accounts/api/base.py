@@ -2,7 +2,9 @@
 
 `TenantAPIView` is the one place a request's tenant comes from: views read `self.tenant`
 and hand it to selectors and services, which filter with `Model.objects.for_tenant(...)`.
-An object of another tenant is therefore simply not found (404). The tenant-free fields and
+An object of another tenant is therefore simply not found (404). Once the caller is
+authenticated, the view also runs in its tenant's scope (core/tenancy.py): a query that
+forgot its filter still sees only this tenant's rows. The tenant-free fields and
 helpers are core/api/base.py.
 """
 
@@ -17,6 +19,7 @@ from rest_framework.views import APIView
 
 from accounts.api.auth import Principal, assert_widget_may_see_agent
 from accounts.models import Agent, Team, Tenant
+from core import tenancy
 from core.api.pagination import CursorPagination
 from core.errors import NotFoundError
 
@@ -26,6 +29,18 @@ class TenantAPIView(APIView):
 
     # Set `widget_access = True` on read views an agent's widget token may call.
     widget_access = False
+
+    _tenant_token: Any = None
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authenticates: the tenant is known now
+        self._tenant_token = tenancy.enter(self.tenant)
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._tenant_token is not None:
+            tenancy.leave(self._tenant_token)
+            self._tenant_token = None
+        return super().finalize_response(request, response, *args, **kwargs)
 
     @property
     def principal(self) -> Principal:

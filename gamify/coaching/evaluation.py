@@ -189,7 +189,7 @@ def alert_fire(
     if claim is not None and claim.kind != rule.kind:
         return False
     last = (
-        AlertFiring.objects.filter(rule=rule, agent=agent, kpi=kpi)
+        AlertFiring.objects.filter(tenant=tenant, rule=rule, agent=agent, kpi=kpi)
         .aggregate(last=Max("fired_at"))
         .get("last")
     )

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Agent, Team, Tenant, TenantOwned
+from accounts.models import Agent, Team, Tenant, TenantOwned, TenantQuerySet
 
 GOAL_PERIODS = ("day", "week", "month", "quarter")
 ALERT_PERIODS = ("day", "week", "month")
@@ -50,6 +50,8 @@ class CoachingSettings(models.Model):
             "Turnover on scorecards: an agent moved to another team has left the first one"
         ),
     )
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "coaching settings"

@@ -296,7 +296,7 @@ def achievements_of(goals: list[Goal]) -> dict[tuple[int, date], datetime]:
     return {
         (g, start): at
         for g, start, at in GoalAchievement.objects.filter(
-            goal_id__in=[g.pk for g in goals]
+            tenant_id__in={g.tenant_id for g in goals}, goal_id__in=[g.pk for g in goals]
         ).values_list("goal_id", "period_start", "achieved_at")
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from accounts.models import Tenant
+from core import tenancy
 from gamify.coaching import evaluation
 
 
@@ -13,5 +14,6 @@ def close_periods() -> str:
     """Beat: judge goals and alert rules once more for every period past its grace window."""
     done = 0
     for tenant in Tenant.objects.order_by("pk"):
-        done += len(evaluation.periods_close_due(tenant=tenant))
+        with tenancy.tenant_scope(tenant):
+            done += len(evaluation.periods_close_due(tenant=tenant))
     return f"closed {done} periods"

@@ -7,6 +7,7 @@ from celery import shared_task
 from django.db import transaction
 
 from accounts.models import Tenant
+from core import tenancy
 from gamify.contests.models import Contest
 from gamify.contests.services import contest_board_populate, contests_advance
 from kpis import buckets
@@ -16,16 +17,18 @@ from kpis import buckets
 def advance_contests() -> str:
     outcomes: list[str] = []
     for tenant in Tenant.objects.order_by("pk"):
-        outcomes += contests_advance(tenant=tenant)
+        with tenancy.tenant_scope(tenant):
+            outcomes += contests_advance(tenant=tenant)
     return "; ".join(outcomes) or "nothing due"
 
 
 @shared_task(name="gamify.populate_contest", acks_late=True)
 def populate_contest(contest_id: int) -> str:
-    contest = Contest.objects.filter(pk=contest_id).select_related("tenant").first()
+    # A task's entry: the contest's id names its tenant (core/tenancy).
+    contest = Contest.objects.unscoped().filter(pk=contest_id).select_related("tenant").first()
     if contest is None:
         return "gone"
-    with transaction.atomic():
+    with tenancy.tenant_scope(contest.tenant_id), transaction.atomic():
         buckets.advisory_lock(buckets.APPLY_LOCK, contest.tenant_id)
         contest.refresh_from_db()  # its status may have moved while the task waited
         return f"{contest_board_populate(contest=contest)} entries"

@@ -331,7 +331,9 @@ def _write_awards(
         update=["points", "day", "updated_at"],
     )
     if deletions:
-        PointAward.objects.filter(pk__any=deletions, finalized=False).delete()
+        PointAward.objects.filter(
+            tenant_id=ctx.tenant.pk, pk__any=deletions, finalized=False
+        ).delete()
     outcome.awards_changed = len(upserts) + len(deletions)
     return affected
 
@@ -455,7 +457,7 @@ def _levels(ctx: Context, lifetime: dict[int, int]) -> int:
     states = {
         agent: (points, level, highest)
         for agent, points, level, highest in AgentGameState.objects.filter(
-            agent_id__any=lifetime.keys()
+            tenant_id=ctx.tenant.pk, agent_id__any=lifetime.keys()
         ).values_list("agent_id", "lifetime_points", "level", "highest_level")
     }
     rows: list[tuple[Any, ...]] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from accounts.models import Agent, Tenant, TenantOwned
+from accounts.models import Agent, Tenant, TenantOwned, TenantQuerySet
 
 PERIOD_CHOICES = [("day", "day"), ("week", "week"), ("month", "month")]
 OP_CHOICES = [(">=", ">="), ("<=", "<=")]
@@ -22,6 +22,8 @@ class GameSettings(models.Model):
         default=120,
         help_text="Late events still count this long after a period ends; then it is finalized",
     )
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "game settings"
@@ -108,6 +110,8 @@ class AgentDayPoints(models.Model):
     day = models.DateField()
     points = models.IntegerField()
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         indexes = [models.Index(fields=["tenant", "day"], name="daypoints_tenant_day")]
 
@@ -123,6 +127,8 @@ class AgentGameState(models.Model):
     lifetime_points = models.IntegerField(default=0)
     level = models.PositiveIntegerField(default=1)
     highest_level = models.PositiveIntegerField(default=1)
+
+    objects = TenantQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"agent {self.agent_id}: {self.lifetime_points} pts, level {self.level}"

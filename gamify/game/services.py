@@ -189,7 +189,7 @@ def point_rule_update(*, rule: PointRule, changes: Mapping[str, Any]) -> PointRu
     with transaction.atomic():
         # The stored row is the "before": the admin hands in an instance its form already
         # changed, so `current` may hold the new values.
-        stored = PointRule.objects.filter(pk=rule.pk).first()
+        stored = PointRule.objects.filter(tenant_id=rule.tenant_id, pk=rule.pk).first()
         for name in RULE_FIELDS:
             setattr(rule, name, clean[name])
         rule.save()
@@ -481,7 +481,9 @@ def badge_update(*, badge: Badge, changes: Mapping[str, Any]) -> Badge:
     current = {name: getattr(badge, name) for name in BADGE_FIELDS}
     clean = badge_validate(tenant=badge.tenant, values={**current, **changes})
     with transaction.atomic():
-        stored = Badge.objects.filter(pk=badge.pk).first()  # the admin's instance is changed
+        stored = Badge.objects.filter(
+            tenant_id=badge.tenant_id, pk=badge.pk
+        ).first()  # admin's instance is changed
         for name, value in clean.items():
             setattr(badge, name, value)
         badge.save()

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import transaction
 
 from accounts.models import Tenant
+from core import tenancy
 from gamify.game import finalization
 from kpis.ingest import changes_announce
 
@@ -27,5 +28,6 @@ def finalize_periods() -> str:
     """Beat: freeze every period whose grace window has passed, in every tenant."""
     done = 0
     for tenant in Tenant.objects.order_by("pk"):
-        done += len(finalization.periods_finalize_due(tenant=tenant))
+        with tenancy.tenant_scope(tenant):
+            done += len(finalization.periods_finalize_due(tenant=tenant))
     return f"finalized {done} periods"

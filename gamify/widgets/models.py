@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from accounts.models import Tenant
+from accounts.models import Tenant, TenantQuerySet
 
 
 class WidgetSettings(models.Model):
@@ -18,6 +18,8 @@ class WidgetSettings(models.Model):
             "external id. An agent always sees their own name."
         ),
     )
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = "widget settings"

@@ -27,6 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Tenant
+from core import tenancy
 from core.errors import ApplicationError
 from gamify.wallet.selectors import wallet_balance
 from gamify.wallet.services.redemptions import redemption_request
@@ -116,6 +117,7 @@ def _page(
                 )
         except WidgetDenied as denied:
             return unauthorized(request, denied)
+        tenancy.enter(viewer.tenant)  # until the request ends (accounts.scoping)
         lang = access.request_language(request, viewer.agent)
         fragment = request.GET.get("fragment") == "1"
         params = "&".join(f"{k}={request.GET.get(k, '')}" for k in ("metric", "period", "scope"))
@@ -347,6 +349,7 @@ def redeem(request: HttpRequest) -> HttpResponse:
             raise WidgetDenied("wrong-kind")
     except WidgetDenied as denied:
         return _problem(401, "unauthorized", denied.reason, lang or denied.lang or "en")
+    tenancy.enter(viewer.tenant)  # until the request ends (accounts.scoping)
     agent = viewer.agent
     lang = lang or access.request_language(request, agent)
     key = request.META.get("HTTP_IDEMPOTENCY_KEY", "")

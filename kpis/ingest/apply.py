@@ -182,7 +182,7 @@ def _apply_isolated(
     try:
         with transaction.atomic():
             _announce(tenant, group)
-            done = IngestBatch.objects.filter(pk__any=[b.id for b in group])
+            done = IngestBatch.objects.for_tenant(tenant).filter(pk__any=[b.id for b in group])
             if any(b.everything for b in group):
                 # Everything was recomputed: batches set aside before it are settled too.
                 done = IngestBatch.objects.for_tenant(tenant).filter(
@@ -226,7 +226,7 @@ def _set_aside(tenant: Tenant, batch: PendingBatch, exc: Exception, now: datetim
         batch.id, tenant.slug, attempts, now + wait, exc_info=exc,
     )  # fmt: skip
     metrics.APPLY_FAILURES.inc()
-    IngestBatch.objects.filter(pk=batch.id).update(
+    IngestBatch.objects.filter(tenant_id=tenant.pk, pk=batch.id).update(
         failed_at=now,
         attempts=attempts,
         error=f"{type(exc).__name__}: {exc}"[:ERROR_CHARS],

@@ -164,7 +164,7 @@ def _store(
     folded.write(tenant.pk, tz)
     result.accepted = len(inserted)
     if inserted:
-        IngestBatch.objects.filter(pk=batch.pk).update(
+        IngestBatch.objects.filter(tenant_id=tenant.pk, pk=batch.pk).update(
             accepted=len(inserted), touched=folded.touched()
         )
         result.batch_id = batch.pk

@@ -1,5 +1,6 @@
 """What a lost task left undone, for the sweeper (`kpis.sweep_pending`, every 15 s): batches
-not applied, settings recomputes not done, imports not progressing."""
+not applied, settings recomputes not done, imports not progressing. It looks across tenants
+on purpose: its queries are `unscoped()` (core/tenancy)."""
 
 from __future__ import annotations
 
@@ -23,15 +24,17 @@ def stalled_work(*, now: datetime | None = None) -> dict[str, list[int]]:
     return {
         "apply": tenants_with_stale_batches(),
         "recompute": sorted(
-            InteractionSettingsRow.objects.filter(
-                recompute_requested_at__lt=settings_cutoff
-            ).values_list("tenant_id", flat=True)
+            InteractionSettingsRow.objects.unscoped()
+            .filter(recompute_requested_at__lt=settings_cutoff)
+            .values_list("tenant_id", flat=True)
         ),
         "import": sorted(
-            ImportJob.objects.filter(
+            ImportJob.objects.unscoped()
+            .filter(
                 status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING],
                 updated_at__lt=now - STALLED_AFTER,
-            ).values_list("id", flat=True)
+            )
+            .values_list("id", flat=True)
         ),
     }
 
@@ -45,7 +48,8 @@ def tenants_with_stale_batches(*, older_than_seconds: int | None = None) -> list
     cutoff = now - timedelta(seconds=older_than_seconds)
     return sorted(
         set(
-            IngestBatch.objects.filter(applied_at__isnull=True, created_at__lt=cutoff)
+            IngestBatch.objects.unscoped()
+            .filter(applied_at__isnull=True, created_at__lt=cutoff)
             .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
             .values_list("tenant_id", flat=True)
         )

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Tenant
+from core import tenancy
 from kpis.ingest import events_ingest
 from kpis.models import ImportChunk, ImportJob, IngestBatch
 from kpis.schemas import MAX_BATCH
@@ -89,9 +90,15 @@ def _line_error(line: int, event_id: str | None, message: str) -> dict[str, Any]
 
 def import_job_run(*, job_id: int) -> str:
     """Ingest the job's stored chunks in order; safe to run again after a crash."""
-    job = ImportJob.objects.filter(pk=job_id).select_related("tenant").first()
+    # A task's entry: the job's id names its tenant, whose scope the run then enters.
+    job = ImportJob.objects.unscoped().filter(pk=job_id).select_related("tenant").first()
     if job is None:
         return "gone"
+    with tenancy.tenant_scope(job.tenant_id):
+        return _job_run(job, job_id)
+
+
+def _job_run(job: ImportJob, job_id: int) -> str:
     if job.status == ImportJob.Status.FINISHED:
         return "already finished"
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING)

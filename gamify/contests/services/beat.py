@@ -26,7 +26,7 @@ def contests_advance(*, tenant: Tenant, now: datetime | None = None) -> list[str
     contests = Contest.objects.for_tenant(tenant)
     for contest in contests.filter(status=Contest.Status.SCHEDULED, starts_at__lte=now):
         with transaction.atomic():
-            updated = Contest.objects.filter(pk=contest.pk, status=Contest.Status.SCHEDULED).update(
+            updated = contests.filter(pk=contest.pk, status=Contest.Status.SCHEDULED).update(
                 status=Contest.Status.RUNNING
             )
             if updated:  # another worker may have started it

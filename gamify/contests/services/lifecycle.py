@@ -61,7 +61,9 @@ def contest_update(
 ) -> Contest:
     """Change a draft or scheduled contest (a running one is closed to edits: 409)."""
     with transaction.atomic():
-        contest = Contest.objects.select_for_update().get(pk=contest.pk)
+        contest = (
+            Contest.objects.for_tenant(contest.tenant_id).select_for_update().get(pk=contest.pk)
+        )
         if contest.status not in EDITABLE:
             raise ContestClosed(f"A {contest.status} contest can no longer be changed.")
         current = {name: getattr(contest, name) for name in FIELDS}
@@ -92,7 +94,9 @@ def contest_update(
 
 def contest_cancel(*, contest: Contest) -> Contest:
     with transaction.atomic():
-        contest = Contest.objects.select_for_update().get(pk=contest.pk)
+        contest = (
+            Contest.objects.for_tenant(contest.tenant_id).select_for_update().get(pk=contest.pk)
+        )
         if contest.status in (Contest.Status.FINISHED, Contest.Status.CANCELLED):
             raise ContestClosed(f"The contest is already {contest.status}.")
         before = contest.status

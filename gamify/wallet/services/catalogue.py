@@ -89,7 +89,7 @@ def reward_update(*, reward: Reward, changes: Mapping[str, Any]) -> Reward:
     if cleaned:
         with transaction.atomic():
             # The stored row is the "before": the admin hands in an instance already changed.
-            stored = Reward.objects.filter(pk=reward.pk).first()
+            stored = Reward.objects.filter(tenant_id=reward.tenant_id, pk=reward.pk).first()
             for name, value in cleaned.items():
                 setattr(reward, name, value)
             reward.save(update_fields=[*cleaned, "updated_at"])
@@ -110,7 +110,7 @@ def reward_delete(*, reward: Reward) -> bool:
     pointing at it). True when deleted."""
     with transaction.atomic():
         before = snapshot(reward, REWARD_FIELDS)
-        if not Redemption.objects.filter(reward=reward).exists():
+        if not Redemption.objects.filter(tenant_id=reward.tenant_id, reward=reward).exists():
             reward_id = reward.pk
             reward.delete()
             audit_record(

@@ -113,7 +113,9 @@ def _move(
                 )
             if balance > MAX_BALANCE:
                 raise BalanceLimit(f"A balance cannot exceed {MAX_BALANCE} coins.")
-            Wallet.objects.filter(pk=wallet.pk).update(balance=balance, updated_at=timezone.now())
+            Wallet.objects.filter(tenant_id=wallet.tenant_id, pk=wallet.pk).update(
+                balance=balance, updated_at=timezone.now()
+            )
             return LedgerEntry.objects.create(
                 tenant=tenant,
                 agent_id=agent_id,

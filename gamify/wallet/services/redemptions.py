@@ -93,9 +93,9 @@ def redemption_request(
             )
         if reward.stock is not None:
             # A conditional decrement: the row lock it takes serializes the last units.
-            reserved = Reward.objects.filter(pk=reward.pk, stock__gte=quantity).update(
-                stock=F("stock") - quantity
-            )
+            reserved = Reward.objects.filter(
+                tenant_id=reward.tenant_id, pk=reward.pk, stock__gte=quantity
+            ).update(stock=F("stock") - quantity)
             if not reserved:
                 raise OutOfStock(f"Not enough {reward.name!r} left for {quantity}.")
         redemption = Redemption.objects.create(
@@ -189,9 +189,9 @@ def redemption_transition(
                 idempotency_key=f"refund:redemption:{redemption.pk}",
                 actor=actor,
             )
-            Reward.objects.filter(pk=redemption.reward_id, stock__isnull=False).update(
-                stock=F("stock") + redemption.quantity
-            )
+            Reward.objects.filter(
+                tenant_id=redemption.tenant_id, pk=redemption.reward_id, stock__isnull=False
+            ).update(stock=F("stock") + redemption.quantity)
         before = {"status": redemption.status, "note": redemption.note}
         redemption.status = target
         fields = ["status"]

@@ -40,8 +40,12 @@ def deliveries_create_for(*, tenant_id: int, activities: Sequence[Activity]) -> 
         return []
     agent_ids = {a.agent_id for _, a in pairs if a.agent_id}
     team_ids = {a.team_id for _, a in pairs if a.team_id}
-    agents = dict(Agent.objects.filter(pk__in=agent_ids).values_list("id", "external_id"))
-    teams = dict(Team.objects.filter(pk__in=team_ids).values_list("id", "external_id"))
+    agents = dict(
+        Agent.objects.filter(tenant_id=tenant_id, pk__in=agent_ids).values_list("id", "external_id")
+    )
+    teams = dict(
+        Team.objects.filter(tenant_id=tenant_id, pk__in=team_ids).values_list("id", "external_id")
+    )
     slug = Tenant.objects.filter(pk=tenant_id).values_list("slug", flat=True).get()
     payloads = {
         a.pk: activity_payload(a, tenant_slug=slug, agents=agents, teams=teams) for a in activities
@@ -66,7 +70,7 @@ def deliveries_create_for(*, tenant_id: int, activities: Sequence[Activity]) -> 
         # SQLite 3.35+ both return them, so this is a safety net, not a path).
         ids = list(
             Delivery.objects.filter(
-                activity_id__in=[a.pk for a in activities], created_at__gte=now
+                tenant_id=tenant_id, activity_id__in=[a.pk for a in activities], created_at__gte=now
             ).values_list("id", flat=True)
         )
     send_on_commit(ids)
@@ -109,7 +113,7 @@ def endpoint_ping(*, endpoint: Endpoint) -> Delivery:
 def delivery_redeliver(*, delivery: Delivery) -> Delivery:
     """Send a delivery again (same X-Gamify-Delivery id), with a fresh 24 h of retries."""
     with transaction.atomic():
-        Delivery.objects.filter(pk=delivery.pk).update(
+        Delivery.objects.filter(tenant_id=delivery.tenant_id, pk=delivery.pk).update(
             status=Delivery.Status.PENDING,
             next_attempt_at=timezone.now(),
             first_attempt_at=None,

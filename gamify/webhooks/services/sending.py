@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.audit.services import audit_record
+from core import tenancy
 from gamify.activity.services import activity_record
 from gamify.webhooks import signing, transport
 from gamify.webhooks.models import Attempt, Delivery, Endpoint
@@ -61,13 +62,17 @@ def _claim(delivery_id: int, now: datetime) -> tuple[Delivery | None, str]:
     WEBHOOKS_CONCURRENCY_PER_ENDPOINT leases of it are live at a time: a slow receiver holds
     that many worker slots, never all of them."""
     with transaction.atomic():
-        delivery = Delivery.objects.filter(pk=delivery_id).first()
+        # A task's entry: the delivery's id names its tenant (core/tenancy).
+        delivery = Delivery.objects.unscoped().filter(pk=delivery_id).first()
         if delivery is None:
             return None, "gone"
-        endpoint = Endpoint.objects.select_for_update().filter(pk=delivery.endpoint_id).first()
+        mine = Endpoint.objects.for_tenant(delivery.tenant_id)
+        endpoint = mine.select_for_update().filter(pk=delivery.endpoint_id).first()
         if endpoint is None:
             return None, "gone"
-        delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
+        delivery = (
+            Delivery.objects.for_tenant(delivery.tenant_id).select_for_update().get(pk=delivery_id)
+        )
         due = (delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at <= now) or (
             delivery.status == Delivery.Status.SENDING
             and delivery.locked_until is not None
@@ -81,7 +86,10 @@ def _claim(delivery_id: int, now: datetime) -> tuple[Delivery | None, str]:
             delivery.save(update_fields=["status", "locked_until"])
             return None, "endpoint-inactive"
         leased = Delivery.objects.filter(
-            endpoint_id=endpoint.pk, status=Delivery.Status.SENDING, locked_until__gt=now
+            tenant_id=endpoint.tenant_id,
+            endpoint_id=endpoint.pk,
+            status=Delivery.Status.SENDING,
+            locked_until__gt=now,
         ).count()
         if leased >= endpoint_slots(endpoint):
             return None, "busy"
@@ -121,14 +129,15 @@ def delivery_send(*, delivery_id: int) -> str:
     delivery, outcome = _claim(delivery_id, started)
     if delivery is None:
         return outcome
-    body = delivery_body(delivery)
-    answer = transport.post(
-        delivery.endpoint.url,
-        body=body,
-        headers=delivery_headers(delivery, body=body, now=started),
-        timeout=float(settings.WEBHOOKS_TIMEOUT_SECONDS),
-    )
-    return _record(delivery, answer, started)
+    with tenancy.tenant_scope(delivery.tenant_id):
+        body = delivery_body(delivery)
+        answer = transport.post(
+            delivery.endpoint.url,
+            body=body,
+            headers=delivery_headers(delivery, body=body, now=started),
+            timeout=float(settings.WEBHOOKS_TIMEOUT_SECONDS),
+        )
+        return _record(delivery, answer, started)
 
 
 def _record(delivery: Delivery, answer: transport.Answer, started: datetime) -> str:
@@ -240,7 +249,7 @@ def deliveries_sweep(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -
     """The deliveries to send now: retries that are due, deliveries whose task was lost
     (a broker outage at commit) and leases of a worker that died. Oldest first."""
     now = now or timezone.now()
-    due = Delivery.objects.filter(
+    due = Delivery.objects.unscoped().filter(  # every tenant's: the beat's sweep
         Q(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
         | Q(status=Delivery.Status.SENDING, locked_until__lte=now)
     )
