@@ -189,7 +189,7 @@ def goal_update(*, goal: Goal, changes: Mapping[str, Any]) -> Goal:
     clean = goal_validate(tenant=goal.tenant, values={**current, **changes}, previous=goal)
     with transaction.atomic():
         # The stored row is the "before": a caller may hand in an instance already changed.
-        stored = Goal.objects.filter(pk=goal.pk).first()
+        stored = Goal.objects.filter(tenant_id=goal.tenant_id, pk=goal.pk).first()
         before = _goal_snapshot(stored if stored is not None else current)
         for name, value in clean.items():
             setattr(goal, name, value)
@@ -271,7 +271,7 @@ def alert_rule_update(*, rule: AlertRule, changes: Mapping[str, Any]) -> AlertRu
     current = {name: getattr(rule, name) for name in RULE_FIELDS}
     clean = alert_rule_validate(tenant=rule.tenant, values={**current, **changes})
     with transaction.atomic():
-        stored = AlertRule.objects.filter(pk=rule.pk).first()
+        stored = AlertRule.objects.filter(tenant_id=rule.tenant_id, pk=rule.pk).first()
         before = snapshot(stored if stored is not None else current, RULE_FIELDS)
         for name, value in clean.items():
             setattr(rule, name, value)

@@ -228,9 +228,9 @@ def endpoint_disable(*, endpoint: Endpoint, now: datetime, last_error: str) -> N
         before=before,
         after={"active": False, "disabled_reason": reason},
     )
-    Delivery.objects.filter(endpoint_id=endpoint.pk, status=Delivery.Status.PENDING).update(
-        status=Delivery.Status.FAILED
-    )
+    Delivery.objects.filter(
+        tenant_id=endpoint.tenant_id, endpoint_id=endpoint.pk, status=Delivery.Status.PENDING
+    ).update(status=Delivery.Status.FAILED)
     activity_record(
         tenant=endpoint.tenant_id,
         type="webhook.disabled",
@@ -265,9 +265,13 @@ def deliveries_purge(*, now: datetime | None = None, batch: int = PURGE_BATCH) -
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.WEBHOOKS_RETENTION_DAYS)
     # Finished: the later of created, first attempt (a redelivery resets it) and success.
-    old = Delivery.objects.filter(status__in=FINISHED, created_at__lt=cutoff).filter(
-        Q(first_attempt_at__isnull=True) | Q(first_attempt_at__lt=cutoff),
-        Q(delivered_at__isnull=True) | Q(delivered_at__lt=cutoff),
+    old = (
+        Delivery.objects.unscoped()
+        .filter(status__in=FINISHED, created_at__lt=cutoff)
+        .filter(
+            Q(first_attempt_at__isnull=True) | Q(first_attempt_at__lt=cutoff),
+            Q(delivered_at__isnull=True) | Q(delivered_at__lt=cutoff),
+        )
     )
     purged = 0
     while True:
@@ -281,7 +285,12 @@ def deliveries_purge(*, now: datetime | None = None, batch: int = PURGE_BATCH) -
                 return purged
             # Django deletes the attempts with one DELETE … WHERE delivery_id IN, then the
             # deliveries with one DELETE … WHERE id IN (it reads only their ids first).
-            _, gone = Delivery.objects.filter(pk__in=ids, status__in=FINISHED).only("pk").delete()
+            _, gone = (
+                Delivery.objects.unscoped()
+                .filter(pk__in=ids, status__in=FINISHED)
+                .only("pk")
+                .delete()
+            )
             purged += gone.get(Delivery._meta.label, 0)
         if len(ids) < batch:
             return purged
