@@ -4,7 +4,12 @@ on the test database (PostgreSQL)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,7 +17,29 @@ from pathlib import Path
 
 from django.conf import settings
 
-from bench.stack import Redis, Stack
+from bench.stack import ROOT, Redis, Stack
+
+_static_collected = False
+
+
+def collect_static() -> None:
+    """The production stack serves hashed static files (whitenoise's manifest, as the image's
+    `collectstatic` builds it): without one, every page naming a static file is a 500. Collected
+    into the git-ignored staticfiles/ once per test process, one process at a time (xdist)."""
+    global _static_collected
+    if _static_collected:
+        return
+    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "collectstatic-for-tests"}
+    with open(Path(tempfile.gettempdir()) / "gamify-collectstatic.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=300,
+        )
+    _static_collected = True
 
 
 @dataclass
@@ -49,6 +76,7 @@ def live_stack(
     stack = Stack(database_url(), redis)
     stack.env.update(env)
     stack.log_dir = log_dir
+    collect_static()
     try:
         out = stack.manage("create_tenant", "--name", "Client", "--timezone", timezone, "--json")
         live = Live(stack=stack, api_key=json.loads(out.strip().splitlines()[-1])["api_key"])

@@ -5,9 +5,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from bench.stack import ROOT, wait_until
+from bench.stack import wait_until
 from tests.integration.live import Live, live_stack
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -68,21 +65,7 @@ def rank_today(tab: Page) -> Any:
     return tab.locator(".stat", has_text="Rank today").locator(".value")
 
 
-def collect_static() -> None:
-    """The production stack serves hashed static files (whitenoise's manifest): collected
-    into the git-ignored staticfiles/ before gunicorn starts."""
-    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "integration"}
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=300,
-    )
-
-
 def test_own_and_other_agents_events_show_within_5_seconds(tmp_path):
-    collect_static()
     with live_stack(tmp_path, timezone="UTC") as live, chromium() as browser:
         api(live, "PUT", "teams/t1", {"name": "Tier 1"})
         for ext, name in (("a1", "Ann Lee"), ("a2", "Bo Chen")):
