@@ -11,7 +11,10 @@ the API (each writes its activity and, in the same transaction, its delivery). P
          drains them: deliveries/s from the first receipt to the last;
 * bare   `--count` raw httpx POSTs of a delivery-sized body to the same receiver from
          `--concurrency` threads (one client each): the receiver's own rate and latency (the
-         baseline, beside the drain, with as many senders as the worker has processes);
+         baseline, with as many senders as the worker has processes), and again from
+         `--per-endpoint` threads, as many as deliveries to one endpoint may be in flight at
+         once (WEBHOOKS_CONCURRENCY_PER_ENDPOINT): the drain's fair baseline, since one
+         endpoint's backlog is sent through that many slots whatever the pool's size;
 * alone  `--count` grants from `--clients` API clients while the worker runs: activity
          `occurred_at` → receipt p50/p95 (and the rate, which the API's grant rate bounds);
 * slow   the same, while the other tenant's receiver sleeps past WEBHOOKS_TIMEOUT_SECONDS on
@@ -197,6 +200,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300, help="deliveries per phase")
     parser.add_argument("--clients", type=int, default=4, help="concurrent API clients")
     parser.add_argument("--concurrency", type=int, default=4, help="webhooks worker processes")
+    parser.add_argument("--per-endpoint", type=int, default=2,
+                        help="WEBHOOKS_CONCURRENCY_PER_ENDPOINT")  # fmt: skip
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--database", default="gamify_bench_webhooks")
     args = parser.parse_args()
@@ -214,6 +219,7 @@ def main() -> None:
         WEBHOOKS_ALLOW_PRIVATE_NETWORKS="true",
         WEBHOOKS_ALLOW_HTTP="true",
         WEBHOOKS_TIMEOUT_SECONDS=str(TIMEOUT_SECONDS),
+        WEBHOOKS_CONCURRENCY_PER_ENDPOINT=str(args.per_endpoint),
     )
     fast_receiver, slow_receiver = Receiver(), Receiver(sleep=SLOW_SLEEP_SECONDS)
     feeding = threading.Event()
@@ -227,6 +233,7 @@ def main() -> None:
         results = {
             "drain": drain(stack, fast, args.count, args.clients, args.concurrency),
             "bare": bare(fast_receiver, args.count, args.concurrency),
+            "bare_slots": bare(fast_receiver, args.count, args.per_endpoint),
             "fast": deliveries(fast, args.count, args.clients, "fast tenant alone"),
         }
 
@@ -248,7 +255,10 @@ def main() -> None:
         print(f"slow receiver: {slow_receiver.count()} attempts arrived (each held "
               f"{SLOW_SLEEP_SECONDS:.0f} s, past the {TIMEOUT_SECONDS:.0f} s timeout)")  # fmt: skip
         base, alone, beside = results["bare"], results["fast"], results["with_slow"]
-        print(f"drain: {results['drain']['rate'] / base['rate']:.3f} × the bare POST rate")
+        slots = results["bare_slots"]
+        print(f"drain: {results['drain']['rate'] / base['rate']:.3f} × the bare POST rate "
+              f"×{args.concurrency}, {results['drain']['rate'] / slots['rate']:.3f} × the bare "
+              f"POST rate ×{args.per_endpoint} (the endpoint's slots)")  # fmt: skip
         print(f"activity → receipt p50 {alone['p50'] / base['p50']:.1f} ×, "
               f"p95 {alone['p95'] / base['p95']:.1f} × a bare POST's")  # fmt: skip
         print(f"fast tenant beside the slow one: p50 {beside['p50'] / alone['p50']:.2f} ×, "
