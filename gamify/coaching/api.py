@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from accounts.api.base import TenantAPIView
 from accounts.models import Agent, Team
+from accounts.services import external_id_errors
 from core.api.base import (
     StrictBooleanField,
     StrictCharField,
@@ -210,7 +211,10 @@ class ScopeField(serializers.Field[Any, Any, Any, Any]):
             return ("tenant", None)
         if isinstance(data, Mapping) and len(data) == 1:
             ((kind, value),) = data.items()
-            if kind in ("agent", "team") and isinstance(value, str) and 0 < len(value) <= 128:
+            if kind in ("agent", "team") and isinstance(value, str):
+                errors = external_id_errors(value)
+                if errors:  # no agent or team can have it (a NUL would reach PostgreSQL)
+                    raise serializers.ValidationError(f"{kind}: {errors[0]}")
                 return (kind, value)
         self.fail("invalid")
         raise AssertionError  # unreachable: fail raises

@@ -186,6 +186,11 @@ def test_bad_goals_are_400_naming_the_field(api, commit, floor):
     assert list(errors({**base, "colour": "red"})) == ["colour"]
     assert list(errors({**base, "scope": {"agent": "a1", "team": "t1"}})) == ["scope"]
     assert list(errors({**base, "period": None, "deadline": "3000-01-01"})) == ["deadline"]
+    # an id no agent or team can have (found by schemathesis: a NUL reached PostgreSQL, a 500)
+    assert errors({**base, "scope": {"agent": "a\u0000b"}}) == {
+        "scope": ["agent: Must not contain control characters or any of / \\ ? # %."]
+    }
+    assert list(errors({**base, "scope": {"team": "x" * 129}})) == ["scope"]
 
 
 def test_another_tenants_goal_is_404(api, outsider_api, commit, floor):
