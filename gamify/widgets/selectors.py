@@ -30,6 +30,7 @@ from gamify.contests.selectors import (
 from gamify.game.models import PointAdjustment, PointAward, PointRule
 from gamify.game.selectors import period_days
 from gamify.leaderboards import live
+from gamify.leaderboards.boards import Board
 from gamify.leaderboards.service import agent_rank, current_periods, leaderboard, period_board
 from gamify.profile import agent_own
 from gamify.wallet.selectors import redemption_list, reward_list, wallet_balance
@@ -96,12 +97,29 @@ def card_own(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
     }
 
 
-def card_standings(*, tenant: Tenant, agent: Agent, epoch: int = 0) -> dict[str, Any]:
+def card_boards(*, tenant: Tenant, agent: Agent) -> list[Board]:
+    """The boards a card's standings are read from, as this process last knew the running
+    contests: for a caller reading their ranks in the same round trip as other keys, before it
+    knows the epoch (`card_standings` reads again when they turn out to be others)."""
+    periods = [p for p in current_periods(tenant) if p.type in ("day", "week")]
+    kept = _running.get(tenant.pk)
+    entered = agent_contest_boards(agent=agent, running=kept[2]) if kept else []
+    return [*(period_board(tenant, "points", p) for p in periods), *(b for _, b in entered)]
+
+
+def card_standings(
+    *,
+    tenant: Tenant,
+    agent: Agent,
+    epoch: int = 0,
+    read: tuple[list[Board], list[int | None]] | None = None,
+) -> dict[str, Any]:
     """What other agents' events move on a card, as it shows them: its ranks today and this
     week and its running contests with its rank. One Redis round trip for every board (no
     query while Redis has them and the running contests were read in the last
     RUNNING_SECONDS): cheap enough to recompute on every poll that follows another agent's
-    change."""
+    change. `read`: (boards, their ranks) the caller already read (`card_boards`), used when
+    they are the boards wanted."""
     now = time.monotonic()
     kept = _running.get(tenant.pk)
     if kept is not None and kept[1] == epoch and now - kept[0] < RUNNING_SECONDS:
@@ -112,7 +130,11 @@ def card_standings(*, tenant: Tenant, agent: Agent, epoch: int = 0) -> dict[str,
     periods = [p for p in current_periods(tenant) if p.type in ("day", "week")]
     boards = [period_board(tenant, "points", p) for p in periods]
     entered = agent_contest_boards(agent=agent, running=running)
-    found = live.ranks([*boards, *(board for _, board in entered)], agent.pk)
+    wanted = [*boards, *(board for _, board in entered)]
+    if read is not None and live.ranks_keys(read[0]) == live.ranks_keys(wanted):
+        found = read[1]
+    else:
+        found = live.ranks(wanted, agent.pk)
     ranks = {}
     for period, rank in zip(periods, found, strict=False):
         if rank == live.NOT_LIVE:  # read from SQL; the board is filled for the next poll
