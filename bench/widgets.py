@@ -4,7 +4,8 @@ server-sent events (the `/widgets/agent/events` prototype), in one run.
 
 PostgreSQL + a private Redis + gunicorn (sync workers) + one Celery worker. 500 agents, a
 "1 point per contact" rule, one widget token each. A polling page does what widgets.js does:
-GET `/widgets/agent?token=…&fragment=1` every 2 s with `If-None-Match`; an SSE page holds
+GET `/widgets/agent?token=…&fragment=1&patch=1` every 2 s with `If-None-Match` (a JSON
+answer is the card's standings alone, which widgets.js writes into the page); an SSE page holds
 `/widgets/agent/events?token=…` open and reconnects 1 s after a stream ends, as EventSource
 does. Phases, each `--seconds` long:
 
@@ -89,12 +90,12 @@ class Page:
     """One open agent card: polls like widgets.js and notes when its points changed."""
 
     def __init__(self, port: int, token: str, offset: float) -> None:
-        self.port, self.path = port, f"/widgets/agent?token={token}&fragment=1"
+        self.port, self.path = port, f"/widgets/agent?token={token}&fragment=1&patch=1"
         self.offset = offset
         self.etag: str | None = None
         self.points: str | None = None
         self.changes: list[tuple[float, str]] = []
-        self.counts = {200: 0, 304: 0, "other": 0}
+        self.counts = {200: 0, 304: 0, "patch": 0, "other": 0}
 
     async def run(self, stop: threading.Event) -> None:
         next_at = time.monotonic() + self.offset
@@ -124,11 +125,17 @@ class Page:
         if status != 200:
             self.counts["other"] += 1
             return
-        self.counts[200] += 1
+        json = False
         for line in lines[1:]:
             name, _, value = line.partition(b":")
             if name.lower() == b"etag":
                 self.etag = value.strip().decode()
+            elif name.lower() == b"content-type":
+                json = value.strip().startswith(b"application/json")
+        if json:  # the card's standings alone (its points did not move): widgets.js patches
+            self.counts["patch"] += 1
+            return
+        self.counts[200] += 1
         found = POINTS.search(body)
         points = found.group(1).decode() if found else ""
         if points != self.points:
@@ -313,11 +320,13 @@ def phase(name: str, seconds: float, roots: dict[str, int]) -> dict[str, Any]:
 def report_polls(label: str, counts: list[dict[Any, int]], result: dict[str, Any]) -> None:
     ok = sum(x[200] for x in counts)
     not_modified = sum(x[304] for x in counts)
+    patches = sum(x.get("patch", 0) for x in counts)
     other = sum(x["other"] for x in counts)
-    total = max(1, ok + not_modified + other)
+    total = max(1, ok + not_modified + patches + other)
     print(
         f"  {label}: {total / result['elapsed']:.0f} polls/s answered, {not_modified / total:.0%} "
-        f"of them 304, {ok / result['elapsed']:.0f} renders/s, {other} errors or timeouts",
+        f"of them 304, {patches / total:.0%} standings answers, "
+        f"{ok / result['elapsed']:.0f} renders/s, {other} errors or timeouts",
         flush=True,
     )
 
