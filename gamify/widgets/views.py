@@ -234,7 +234,7 @@ def _card_own(
     if kept is None or now - kept[2] >= OWN_SECONDS:
         kept = cache.get(own_key)
         if kept is None or now - kept[2] >= OWN_SECONDS:
-            own = selectors.card_own(tenant=tenant, agent=agent)
+            own = selectors.card_own(tenant=tenant, agent=agent, epoch=epoch)
             digest = hashlib.blake2b(repr(own).encode(), digest_size=12).hexdigest()
             kept = (own, digest, now)
             cache.set(own_key, kept, OWN_SECONDS)
