@@ -18,7 +18,7 @@ does. Phases, each `--seconds` long:
      how many streams a sync worker pool serves, web CPU, 202 → change on the card.
 
     .venv/bin/python bench/widgets.py [--pages 500] [--seconds 40] [--web-workers 3]
-        [--widget-workers 0] [--roster 0] [--no-sse]
+        [--widget-workers 0] [--roster 0] [--ceiling N] [--no-sse]
 
 `--widget-workers N` serves the pages from a gunicorn of their own with N sync workers (the
 API and its ingestion keep `--web-workers`), as README's deployment notes run production.
@@ -397,6 +397,13 @@ def main() -> None:
         help="agents the background traffic names (default: the carded agents only)",
     )
     parser.add_argument("--ceiling-batches", type=int, default=30)
+    parser.add_argument(
+        "--ceiling",
+        type=float,
+        default=0,
+        help="events/s applied, measured before (skips measuring it): runs comparable on a "
+        "shared machine, whose measured ceiling moves with the load",
+    )
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument(
         "--widget-workers", type=int, default=0, help="the pages' own gunicorn (0: the API's)"
@@ -443,8 +450,11 @@ def main() -> None:
         quiet, busy = agents[: args.quiet], agents[args.quiet :]
         busy += [f"other-{n:05d}" for n in range(max(0, args.roster - len(agents)))]
 
-        print(f"Measuring the ingestion ceiling ({args.ceiling_batches} batches of 1000)…")
-        ceiling = measure_ceiling(api, busy, args.ceiling_batches)
+        if args.ceiling:
+            ceiling = args.ceiling
+        else:
+            print(f"Measuring the ingestion ceiling ({args.ceiling_batches} batches of 1000)…")
+            ceiling = measure_ceiling(api, busy, args.ceiling_batches)
         rate = ceiling / 2
         print(f"ceiling {ceiling:,.0f} events/s applied; running at {rate:,.0f} events/s")
 
@@ -517,7 +527,8 @@ def main() -> None:
     )  # fmt: skip
     print(
         f"{len(pages)} agent cards served by {where}, 1 Celery worker; ingestion at "
-        f"{rate:,.0f} events/s (half the measured {ceiling:,.0f}) over "
+        f"{rate:,.0f} events/s (half the {'given' if args.ceiling else 'measured'} "
+        f"{ceiling:,.0f}) over "
         f"{len(busy) + len(quiet):,} agents"
     )
     for result in results.values():
