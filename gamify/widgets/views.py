@@ -432,6 +432,9 @@ def agent_events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
                         sent, render = (sent_etag, stamps, sent_standings), False
             if render:
                 html, etag = _render(request, viewer, "agent", _agent, poll, lang, True)
+                if stamps is not None and poll.standings is not None:  # the polls' ETag
+                    digest = _card_own(viewer.tenant, viewer.agent, stamps)[1]
+                    etag = _card_etag(viewer.tenant, digest, lang, True, poll.standings)
                 if sent is None or etag != sent[0]:
                     lines = "".join(f"data: {line}\n" for line in html.splitlines())
                     yield f"id: {etag.strip(chr(34))}\nevent: change\n{lines}\n"

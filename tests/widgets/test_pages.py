@@ -420,6 +420,8 @@ def test_the_card_as_server_sent_events(played, tenant):
     assert first.startswith("id: ")
     assert "\nevent: change\n" in first
     assert re.search(r'data-testid="points-day">25<', first)
+    polled = Client().get("/widgets/agent", {"token": token_for(played), "fragment": "1"})
+    assert first.split("\n")[0] == "id: " + polled["ETag"].strip('"')  # the polls' ETag
     game.points_adjust(tenant=tenant, agent=played, points=7, reason="Great save", actor="t")
     versions.bump(tenant.pk, [played.pk])
     second = next(chunks).decode()  # within a second: the stream re-checks every second
