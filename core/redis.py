@@ -105,3 +105,37 @@ def _evalsha(connection: Connection, script: str, command: tuple[Any, ...]) -> A
         connection.read_response()
         connection.send_command(*command)
         return connection.read_response()
+
+
+def mget_and_script(
+    client: redis.Redis, keys: list[str], script: str, script_keys: list[str], args: list[Any]
+) -> tuple[list[bytes | None], Any]:
+    """MGET `keys` and EVALSHA `script` pipelined in one round trip on this thread's own
+    connection (see `run_script`): (the values, the script's answer). Both only read, so a
+    broken connection is reopened and the pair sent once more."""
+    commands = [("MGET", *keys), ("EVALSHA", _sha(script), len(script_keys), *script_keys, *args)]
+    connection = _held_connection(client)
+    try:
+        return _pair(connection, script, commands)
+    except (redis.ConnectionError, redis.TimeoutError):
+        connection.disconnect()
+        return _pair(connection, script, commands)
+
+
+def _pair(
+    connection: Connection, script: str, commands: list[tuple[Any, ...]]
+) -> tuple[list[bytes | None], Any]:
+    connection.send_packed_command(connection.pack_commands(commands))
+    try:
+        values = connection.read_response()
+    except BaseException:
+        connection.disconnect()  # the script's answer is still on its way: drop both
+        raise
+    try:
+        answer = connection.read_response()
+    except NoScriptError:  # a restarted or flushed Redis forgot it
+        connection.send_command("SCRIPT", "LOAD", script)
+        connection.read_response()
+        connection.send_command(*commands[1])
+        answer = connection.read_response()
+    return values, answer

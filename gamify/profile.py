@@ -24,8 +24,11 @@ def agent_profile(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
     return {**agent_own(tenant=tenant, agent=agent), **agent_standings(tenant=tenant, agent=agent)}
 
 
-def agent_own(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
-    """What only the agent's own changes move: points, level, badges, wallet."""
+def agent_own(
+    *, tenant: Tenant, agent: Agent, levels: list[tuple[int, str, int]] | None = None
+) -> dict[str, Any]:
+    """What only the agent's own changes move: points, level, badges, wallet. `levels`: the
+    tenant's level table, when the caller keeps it."""
     points = game_selectors.points_totals(tenant=tenant, agent_id=agent.pk)
     badges = game_selectors.agent_badges(tenant=tenant, agent_id=agent.pk)[:PROFILE_BADGES]
     return {
@@ -33,7 +36,7 @@ def agent_own(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
         "display_name": agent.display_name,
         "team": agent.team.external_id if agent.team else None,
         "points": {k: int(points[k]) for k in ("lifetime", "day", "week", "month")},
-        "level": game_selectors.level_info(tenant, int(points["lifetime"])),
+        "level": game_selectors.level_info(tenant, int(points["lifetime"]), levels),
         "badges": [
             {
                 "code": a.badge.code,

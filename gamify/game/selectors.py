@@ -54,8 +54,13 @@ def points_by_agent(
     return rows.values("agent_id").annotate(total=Sum("points"))
 
 
-def level_info(tenant: Tenant, lifetime: int) -> dict[str, Any]:
-    levels = level_table(tenant)
+def level_info(
+    tenant: Tenant, lifetime: int, levels: list[tuple[int, str, int]] | None = None
+) -> dict[str, Any]:
+    """The level of `lifetime` points; `levels`: the tenant's level table, when the caller
+    already has it (one query less)."""
+    if levels is None:
+        levels = level_table(tenant)
     number, name, minimum = level_for(levels, lifetime)
     following = next((lv for lv in levels if lv[0] == number + 1), None)
     return {

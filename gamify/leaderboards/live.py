@@ -303,15 +303,24 @@ def ranks(boards: Sequence[Board], entity_id: int) -> list[int | None]:
     client = get_redis()
     if client is None or not boards:
         return [NOT_LIVE] * len(boards)
+    try:
+        found = run_script(client, RANKS_SCRIPT, ranks_keys(boards), [entity_id])
+    except redis.RedisError:
+        skipped("live ranks")
+        return [NOT_LIVE] * len(boards)
+    return ranks_answer(found)
+
+
+def ranks_keys(boards: Sequence[Board]) -> list[str]:
+    """RANKS_SCRIPT's keys for these boards (for a caller sending it with other reads)."""
     keys = []
     for board in boards:
         base = board_key(board)
         keys += [f"{base}:ready", f"{base}:q", f"{base}:m"]
-    try:
-        found = run_script(client, RANKS_SCRIPT, keys, [entity_id])
-    except redis.RedisError:
-        skipped("live ranks")
-        return [NOT_LIVE] * len(boards)
+    return keys
+
+
+def ranks_answer(found: Sequence[int]) -> list[int | None]:
     return [None if r == 0 else int(r) for r in found]
 
 

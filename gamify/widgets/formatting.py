@@ -12,6 +12,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.utils import formats, translation
+from django.utils.translation import gettext as _
 
 from core import localdates
 
@@ -34,6 +35,18 @@ def number(value: int | float | Decimal | None, lang: str, places: int | None = 
     if text.startswith("-"):
         text = "−" + text[1:]
     return digits(text, lang)
+
+
+def rank(value: int | None, lang: str) -> str:
+    """A rank as the card shows it: `#3` (`#۳` in Persian), or a dash when not ranked."""
+    return "#" + number(value, lang) if value else "–"
+
+
+def contest_standing(value: int | None, lang: str) -> str:
+    """The agent's standing in a contest, in the active language (the caller's override)."""
+    if value:
+        return _("You are #%(rank)s") % {"rank": number(value, lang)}
+    return _("Not ranked yet")
 
 
 def signed(value: int | float | None, lang: str) -> str:

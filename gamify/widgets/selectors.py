@@ -27,9 +27,11 @@ from gamify.contests.selectors import (
     running_contests,
     standings_body,
 )
+from gamify.game.engine import level_table
 from gamify.game.models import PointAdjustment, PointAward, PointRule
 from gamify.game.selectors import period_days
 from gamify.leaderboards import live
+from gamify.leaderboards.boards import Board
 from gamify.leaderboards.service import agent_rank, current_periods, leaderboard, period_board
 from gamify.profile import agent_own
 from gamify.wallet.selectors import redemption_list, reward_list, wallet_balance
@@ -68,6 +70,16 @@ RUNNING_SECONDS = 2.0
 _running: dict[int, tuple[float, int, RunningContests]] = {}
 
 
+# The tenant's KPI catalogue and level table, which a card's own part reads (three queries of
+# its dozen), are kept this long per process and epoch: under ingestion hundreds of open cards
+# re-read their own part every few seconds. What no stamp follows (a KPI or level edited in the
+# admin) shows within the own part's cache time plus this.
+TABLES_SECONDS = 2.0
+_tables: dict[int, tuple[float, int, dict[str, Any], list[tuple[int, str, int]]]] = {}
+# The agent's contest wins per epoch (a contest finished bumps it), when the caller knows it.
+_wins_kept: dict[tuple[int, int, int], int] = {}
+
+
 def agent_card(*, tenant: Tenant, agent: Agent, epoch: int = 0) -> dict[str, Any]:
     return {
         **card_own(tenant=tenant, agent=agent),
@@ -75,10 +87,22 @@ def agent_card(*, tenant: Tenant, agent: Agent, epoch: int = 0) -> dict[str, Any
     }
 
 
-def card_own(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
+def _tenant_tables(tenant: Tenant, epoch: int) -> tuple[dict[str, Any], list[tuple[int, str, int]]]:
+    now = time.monotonic()
+    kept = _tables.get(tenant.pk)
+    if kept is None or kept[1] != epoch or now - kept[0] >= TABLES_SECONDS:
+        kept = (now, epoch, kpi_catalogue(tenant), level_table(tenant))
+        _tables[tenant.pk] = kept
+    return kept[2], kept[3]
+
+
+def card_own(*, tenant: Tenant, agent: Agent, epoch: int | None = None) -> dict[str, Any]:
     """What only the agent's own changes move (points, level, badges, wallet, the statement):
-    the part of a card a page may keep while the agent's version stamp stays the same."""
-    data = agent_own(tenant=tenant, agent=agent)
+    the part of a card a page may keep while the agent's version stamp stays the same.
+    `epoch`: the tenant's epoch stamp when the caller read it (versions.py), which lets the
+    tenant's tables and the agent's wins be kept in this process."""
+    catalogue, levels = _tenant_tables(tenant, epoch or 0)
+    data = agent_own(tenant=tenant, agent=agent, levels=levels)
     level = data["level"]
     lifetime = data["points"]["lifetime"]
     progress = 100
@@ -91,17 +115,34 @@ def card_own(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
         "level": {**level, "progress": progress},
         "badges": data["badges"][:6],
         "badge_count": len(data["badges"]),
-        "why": points_statement(tenant=tenant, agent=agent),
-        "wins": _wins(tenant, agent),
+        "why": points_statement(tenant=tenant, agent=agent, catalogue=catalogue),
+        "wins": _wins(tenant, agent, epoch),
     }
 
 
-def card_standings(*, tenant: Tenant, agent: Agent, epoch: int = 0) -> dict[str, Any]:
+def card_boards(*, tenant: Tenant, agent: Agent) -> list[Board]:
+    """The boards a card's standings are read from, as this process last knew the running
+    contests: for a caller reading their ranks in the same round trip as other keys, before it
+    knows the epoch (`card_standings` reads again when they turn out to be others)."""
+    periods = [p for p in current_periods(tenant) if p.type in ("day", "week")]
+    kept = _running.get(tenant.pk)
+    entered = agent_contest_boards(agent=agent, running=kept[2]) if kept else []
+    return [*(period_board(tenant, "points", p) for p in periods), *(b for _, b in entered)]
+
+
+def card_standings(
+    *,
+    tenant: Tenant,
+    agent: Agent,
+    epoch: int = 0,
+    read: tuple[list[Board], list[int | None]] | None = None,
+) -> dict[str, Any]:
     """What other agents' events move on a card, as it shows them: its ranks today and this
     week and its running contests with its rank. One Redis round trip for every board (no
     query while Redis has them and the running contests were read in the last
     RUNNING_SECONDS): cheap enough to recompute on every poll that follows another agent's
-    change."""
+    change. `read`: (boards, their ranks) the caller already read (`card_boards`), used when
+    they are the boards wanted."""
     now = time.monotonic()
     kept = _running.get(tenant.pk)
     if kept is not None and kept[1] == epoch and now - kept[0] < RUNNING_SECONDS:
@@ -112,7 +153,11 @@ def card_standings(*, tenant: Tenant, agent: Agent, epoch: int = 0) -> dict[str,
     periods = [p for p in current_periods(tenant) if p.type in ("day", "week")]
     boards = [period_board(tenant, "points", p) for p in periods]
     entered = agent_contest_boards(agent=agent, running=running)
-    found = live.ranks([*boards, *(board for _, board in entered)], agent.pk)
+    wanted = [*boards, *(board for _, board in entered)]
+    if read is not None and live.ranks_keys(read[0]) == live.ranks_keys(wanted):
+        found = read[1]
+    else:
+        found = live.ranks(wanted, agent.pk)
     ranks = {}
     for period, rank in zip(periods, found, strict=False):
         if rank == live.NOT_LIVE:  # read from SQL; the board is filled for the next poll
@@ -129,15 +174,27 @@ def card_standings(*, tenant: Tenant, agent: Agent, epoch: int = 0) -> dict[str,
 
 
 def forget() -> None:
-    """Drop this process's remembered running contests (tests)."""
+    """Drop this process's remembered running contests, tables and wins (tests)."""
     _running.clear()
+    _tables.clear()
+    _wins_kept.clear()
 
 
-def _wins(tenant: Tenant, agent: Agent) -> int:
-    return activity_list(tenant=tenant, agent_id=agent.pk, types=["contest.won"]).count()
+def _wins(tenant: Tenant, agent: Agent, epoch: int | None = None) -> int:
+    key = (tenant.pk, agent.pk, epoch or 0)
+    if epoch and key in _wins_kept:
+        return _wins_kept[key]
+    wins = activity_list(tenant=tenant, agent_id=agent.pk, types=["contest.won"]).count()
+    if epoch:
+        if len(_wins_kept) > 20_000:
+            _wins_kept.clear()
+        _wins_kept[key] = wins
+    return wins
 
 
-def points_statement(*, tenant: Tenant, agent: Agent) -> dict[str, list[dict[str, Any]]]:
+def points_statement(
+    *, tenant: Tenant, agent: Agent, catalogue: dict[str, Any] | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """Today's and this week's points, line by line: awards rule by rule with the KPI figure
     that earned them, manual adjustments with their reason, late-event corrections.
 
@@ -166,7 +223,8 @@ def points_statement(*, tenant: Tenant, agent: Agent) -> dict[str, list[dict[str
         .filter(occurred_at__gte=week_start_at)
         .order_by("-occurred_at")[:20]
     )
-    catalogue = kpi_catalogue(tenant)
+    if catalogue is None:
+        catalogue = kpi_catalogue(tenant)
     figures = _kpi_figures(tenant, agent, awards, week_first, week_after, catalogue)
     today_lines: list[dict[str, Any]] = []
     week_lines: list[dict[str, Any]] = []

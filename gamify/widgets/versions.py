@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
+
+from core.redis import get_redis, mget_and_script
 
 # A tenant stamp moves with anybody's change. The card then compares its standings (ranks and
 # contests, read from the live boards: no query) with those its last rendering showed, so it
@@ -57,3 +61,24 @@ def keys(tenant_id: int, agent_id: int | None) -> list[str]:
 def stamps(found: dict[str, object], tenant_id: int, agent_id: int | None) -> tuple[int, int, int]:
     e, t, a = (int(found.get(k) or 0) for k in keys(tenant_id, agent_id))  # type: ignore[call-overload]
     return e, t, a
+
+
+def read_with_script(
+    names: list[str], script: str, script_keys: list[str], args: list[Any]
+) -> tuple[dict[str, Any], Any] | None:
+    """The cache entries `names` (stamps, a page's state) and a read-only script's answer
+    (the live boards' ranks) in one Redis round trip; None when the cache is not django-redis
+    on REDIS_URL or Redis failed (the caller then reads them apart, failing open as the cache
+    does)."""
+    client, backend = get_redis(), getattr(cache, "client", None)
+    decode = getattr(backend, "decode", None)
+    if client is None or decode is None:
+        return None
+    try:
+        values, answer = mget_and_script(
+            client, [cache.make_key(n) for n in names], script, script_keys, args
+        )
+    except redis.RedisError:
+        return None
+    found = {n: decode(v) for n, v in zip(names, values, strict=True) if v is not None}
+    return found, answer

@@ -15,6 +15,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from django.core.cache import cache
@@ -29,9 +30,10 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Tenant
 from core import tenancy
 from core.errors import ApplicationError
+from gamify.leaderboards import live
 from gamify.wallet.selectors import wallet_balance
 from gamify.wallet.services.redemptions import redemption_request
-from gamify.widgets import access, selectors, versions
+from gamify.widgets import access, formatting, selectors, versions
 from gamify.widgets.access import RTL, Viewer, WidgetDenied
 from kpis.periods import local_today
 
@@ -46,7 +48,7 @@ OWN_SECONDS = 30
 QUIET_NS = 2_000_000_000
 # The card's own part, also kept in this process (most polls of a card find it here, saving
 # a cache round trip per rendering).
-_own: dict[str, tuple[float, dict[str, Any]]] = {}
+_own: dict[str, tuple[dict[str, Any], str, float]] = {}
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\*\.[A-Za-z0-9.-]+$")
 PERIODS = ("day", "week", "month")
 
@@ -123,28 +125,19 @@ def _page(
         params = "&".join(f"{k}={request.GET.get(k, '')}" for k in ("metric", "period", "scope"))
         state_key = f"widgets:r:{kind}:{viewer.tenant.pk}:{viewer.key}:{lang}:{fragment}:{params}"
         agent_id = viewer.agent.pk if viewer.agent else None
+        if kind == "agent" and versions.shared():
+            return _card(request, viewer, lang, fragment, state_key)
         poll = Poll(None)
         if versions.shared():
             found = cache.get_many([*versions.keys(viewer.tenant.pk, agent_id), state_key])
             poll.stamps = versions.stamps(found, viewer.tenant.pk, agent_id)
             last = found.get(state_key)
             asked = request.META.get("HTTP_IF_NONE_MATCH", "")
-            if last and asked == last["etag"]:
-                good = _still_good(kind, last, poll.stamps)
-                if good is None:  # only others changed: did they move this card's standings?
-                    poll.standings = _card_standings(viewer, poll)
-                    good = poll.standings == last.get("standings")
-                    if good and time.time_ns() - poll.stamps[1] > QUIET_NS:
-                        # The tenant went quiet: remember these stamps, so the next polls are
-                        # plain 304s. While it keeps changing, the write would be wasted.
-                        cache.set(state_key, {**last, "stamps": poll.stamps}, STATE_SECONDS)
-                if good:
-                    return _secure(_not_modified(last["etag"]), viewer.tenant)
+            if last and asked == last["etag"] and _still_good(kind, last, poll.stamps):
+                return _secure(_not_modified(last["etag"]), viewer.tenant)
         html, etag = _render(request, viewer, kind, build, poll, lang, fragment)
         if poll.stamps is not None:
             state = {"etag": etag, "stamps": poll.stamps, "at": time.time()}
-            if poll.standings is not None:
-                state["standings"] = poll.standings
             cache.set(state_key, state, STATE_SECONDS)
         if request.META.get("HTTP_IF_NONE_MATCH") == etag:
             return _secure(_not_modified(etag), viewer.tenant)
@@ -182,17 +175,15 @@ def _render(
     return html, '"' + hashlib.blake2b(html.encode(), digest_size=12).hexdigest() + '"'
 
 
-def _still_good(kind: str, last: dict[str, Any], stamps: tuple[int, int, int]) -> bool | None:
-    """Whether the last rendering still shows the truth: True, False, or None when only other
-    agents changed and the card must compare its standings (ranks, contests) to know."""
+def _still_good(kind: str, last: dict[str, Any], stamps: tuple[int, int, int]) -> bool:
+    """Whether the last rendering of a leaderboard, store or wallboard still shows the truth
+    (the card decides by its own ETag, `_card`)."""
     epoch, tenant, agent = stamps
     was_epoch, was_tenant, was_agent = last["stamps"]
     if epoch != was_epoch or agent != was_agent:
         return False
     if tenant == was_tenant:
         return True
-    if kind == "agent":
-        return None if "standings" in last else False
     return time.time() - last["at"] < TOLERANCE[kind]
 
 
@@ -208,28 +199,155 @@ def _not_modified(etag: str) -> HttpResponse:
     return response
 
 
+# --- the agent card -------------------------------------------------------------------------
+# A card's ETag is "<own>.<standings>": <own> digests what only the agent's own changes move
+# (their part of the card, kept per agent version) with the page's language, the templates
+# and the card's contests; <standings> digests its ranks today and this week and its contest
+# ranks, which other agents' events move. A poll whose ETag still has this <own> while only
+# <standings> moved gets just those texts as JSON (`?patch=1`, what widgets.js asks), which
+# the page writes into its elements: no rendering, no database, the same text a rendering
+# would show (both come from formatting.rank and formatting.contest_standing).
+_TEMPLATES = Path(__file__).resolve().parent / "templates" / "widgets"
+_version: list[str] = []
+
+
+def _card_version() -> str:
+    """The card's templates, digested once per process: a deploy that changes them changes
+    every card's ETag, so no page keeps patching markup of another version."""
+    if not _version:
+        digest = hashlib.blake2b(digest_size=6)
+        for name in ("base.html", "agent.html", "agent_live.html"):
+            digest.update((_TEMPLATES / name).read_bytes())
+        _version.append(digest.hexdigest())
+    return _version[0]
+
+
+def _card_own(
+    tenant: Tenant, agent: Any, stamps: tuple[int, int, int]
+) -> tuple[dict[str, Any], str, float]:
+    """(the card's own part, its digest, when it was read), kept per agent version (and the
+    tenant's epoch, and the day) in this process and the cache for OWN_SECONDS."""
+    epoch, _tenant, mine = stamps
+    own_key = f"widgets:c2:{tenant.pk}:{agent.pk}:{mine}:{epoch}:{local_today(tenant)}"
+    now = time.time()
+    kept = _own.get(own_key)
+    if kept is None or now - kept[2] >= OWN_SECONDS:
+        kept = cache.get(own_key)
+        if kept is None or now - kept[2] >= OWN_SECONDS:
+            own = selectors.card_own(tenant=tenant, agent=agent, epoch=epoch)
+            digest = hashlib.blake2b(repr(own).encode(), digest_size=12).hexdigest()
+            kept = (own, digest, now)
+            cache.set(own_key, kept, OWN_SECONDS)
+        if len(_own) > 5000:
+            _own.clear()
+        _own[own_key] = kept
+    return kept
+
+
+def _card_etag(
+    tenant: Tenant, own: str, lang: str, fragment: bool, standings: dict[str, Any]
+) -> str:
+    contests = standings["contests"]
+    layout = [(c["id"], c["name"], c["ends_at"]) for c in contests]
+    mine = f"{_card_version()}|{lang}|{fragment}|{tenant.tz}|{own}|{layout!r}"
+    values = (standings["ranks"], [c["rank"] for c in contests])
+    o = hashlib.blake2b(mine.encode(), digest_size=9).hexdigest()
+    s = hashlib.blake2b(repr(values).encode(), digest_size=6).hexdigest()
+    return f'"{o}.{s}"'
+
+
+def _same_own(asked: str, etag: str) -> bool:
+    """Whether the page's ETag shows this card's own part (only its standings differ)."""
+    return len(asked) == len(etag) and asked.partition(".")[0] == etag.partition(".")[0]
+
+
+def standing_texts(standings: dict[str, Any], lang: str) -> dict[str, str]:
+    """What a standings answer writes into the card (`data-standing` elements): only the
+    agent's own ranks, no other agent's name; in the page's language and digits."""
+    ranks = standings["ranks"]
+    with translation.override(lang):
+        texts = {
+            "rank_day": formatting.rank(ranks.get("points_day"), lang),
+            "rank_week": formatting.rank(ranks.get("points_week"), lang),
+        }
+        for contest in standings["contests"]:
+            texts[f"contest_{contest['id']}"] = formatting.contest_standing(contest["rank"], lang)
+    return texts
+
+
+def _card(
+    request: HttpRequest, viewer: Viewer, lang: str, fragment: bool, state_key: str
+) -> HttpResponse:
+    """The card with the shared stamps: a 304 when its ETag still holds, its standings alone
+    when only they moved (`?patch=1`), else the card (or its live region) rendered."""
+    tenant, agent = viewer.tenant, viewer.agent
+    assert agent is not None
+    names = [*versions.keys(tenant.pk, agent.pk), state_key]
+    # The stamps, the page's state and the card's ranks on its boards: one round trip.
+    boards = selectors.card_boards(tenant=tenant, agent=agent)
+    both = versions.read_with_script(names, live.RANKS_SCRIPT, live.ranks_keys(boards), [agent.pk])
+    read = None
+    if both is not None:
+        found, answer = both
+        read = (boards, live.ranks_answer(answer))
+    else:
+        found = cache.get_many(names)
+    stamps = versions.stamps(found, tenant.pk, agent.pk)
+    last = found.get(state_key)
+    asked = request.META.get("HTTP_IF_NONE_MATCH", "")
+    if last and asked == last["etag"] and stamps == last["stamps"]:
+        return _secure(_not_modified(asked), tenant)  # nothing moved since the last answer
+    standings = selectors.card_standings(tenant=tenant, agent=agent, epoch=stamps[0], read=read)
+    patch = fragment and request.GET.get("patch") == "1"
+    now = time.time()
+    quiet = time.time_ns() - stamps[1] > QUIET_NS
+    if last is not None and "own" in last and last["stamps"][::2] == stamps[::2]:  # others
+        etag = _card_etag(tenant, last["own"], lang, fragment, standings)
+        if asked == etag or (patch and _same_own(asked, etag) and now - last["at"] < OWN_SECONDS):
+            if quiet:
+                # The tenant went quiet: remember these stamps, so the next polls are plain
+                # 304s. While it keeps changing, the write would be wasted.
+                cache.set(state_key, {**last, "etag": etag, "stamps": stamps}, STATE_SECONDS)
+            if asked == etag:
+                return _secure(_not_modified(etag), tenant)
+            return _standings_answer(standings, lang, etag, tenant)
+    own, digest, at = _card_own(tenant, agent, stamps)
+    etag = _card_etag(tenant, digest, lang, fragment, standings)
+    state = {"etag": etag, "own": digest, "at": at, "stamps": stamps}
+    cache.set(state_key, state, STATE_SECONDS)
+    if asked == etag:
+        return _secure(_not_modified(etag), tenant)
+    if patch and _same_own(asked, etag):
+        return _standings_answer(standings, lang, etag, tenant)
+    poll = Poll(stamps)
+    poll.standings = standings
+    html, _html_etag = _render(
+        request, viewer, "agent", lambda *_: {"card": {**own, **standings}}, poll, lang, fragment
+    )
+    response = HttpResponse(html)
+    response["ETag"] = etag
+    response["Content-Language"] = lang
+    return _secure(response, tenant)
+
+
+def _standings_answer(
+    standings: dict[str, Any], lang: str, etag: str, tenant: Tenant
+) -> HttpResponse:
+    body = {"standings": standing_texts(standings, lang)}
+    response = JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+    response["ETag"] = etag
+    response["Content-Language"] = lang
+    return _secure(response, tenant)
+
+
 # --- the four pages -------------------------------------------------------------------------
 def _agent(request: HttpRequest, viewer: Viewer, poll: Poll) -> dict[str, Any]:
-    """The card: its own part kept in the cache per version of the agent (and the tenant's
-    epoch, and the day), its standings from the live boards on every rendering."""
+    """The card's rendering for the server-sent events and the embedded default (no shared
+    stamps): its own part as `_card_own` keeps it, its standings from the live boards."""
     assert viewer.agent is not None
     tenant, agent = viewer.tenant, viewer.agent
-    own = None
     if poll.stamps is not None:
-        epoch, _tenant, mine = poll.stamps
-        own_key = f"widgets:c:{tenant.pk}:{agent.pk}:{mine}:{epoch}:{local_today(tenant)}"
-        now = time.monotonic()
-        kept = _own.get(own_key)
-        if kept is not None and now - kept[0] < OWN_SECONDS:
-            own = kept[1]
-        else:
-            own = cache.get(own_key)
-            if own is None:
-                own = selectors.card_own(tenant=tenant, agent=agent)
-                cache.set(own_key, own, OWN_SECONDS)
-            if len(_own) > 5000:
-                _own.clear()
-            _own[own_key] = (now, own)
+        own = _card_own(tenant, agent, poll.stamps)[0]
     else:
         own = selectors.card_own(tenant=tenant, agent=agent)
     if poll.standings is None:
@@ -314,6 +432,9 @@ def agent_events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
                         sent, render = (sent_etag, stamps, sent_standings), False
             if render:
                 html, etag = _render(request, viewer, "agent", _agent, poll, lang, True)
+                if stamps is not None and poll.standings is not None:  # the polls' ETag
+                    digest = _card_own(viewer.tenant, viewer.agent, stamps)[1]
+                    etag = _card_etag(viewer.tenant, digest, lang, True, poll.standings)
                 if sent is None or etag != sent[0]:
                     lines = "".join(f"data: {line}\n" for line in html.splitlines())
                     yield f"id: {etag.strip(chr(34))}\nevent: change\n{lines}\n"

@@ -420,6 +420,8 @@ def test_the_card_as_server_sent_events(played, tenant):
     assert first.startswith("id: ")
     assert "\nevent: change\n" in first
     assert re.search(r'data-testid="points-day">25<', first)
+    polled = Client().get("/widgets/agent", {"token": token_for(played), "fragment": "1"})
+    assert first.split("\n")[0] == "id: " + polled["ETag"].strip('"')  # the polls' ETag
     game.points_adjust(tenant=tenant, agent=played, points=7, reason="Great save", actor="t")
     versions.bump(tenant.pk, [played.pk])
     second = next(chunks).decode()  # within a second: the stream re-checks every second
@@ -428,3 +430,151 @@ def test_the_card_as_server_sent_events(played, tenant):
     refused = Client().get("/widgets/agent/events", {"token": token_for(played) + "x"})
     assert refused.status_code == 401
     assert "not valid" in text(refused)
+
+
+# --- live: the card's standings alone when only they moved ----------------------------------
+def standing_texts(response) -> dict[str, str]:
+    """The card's `data-standing` elements and their text, as the page shows them."""
+    found = re.findall(r'data-standing="([^"]+)">([^<]*)<', response.content.decode())
+    return dict(found)
+
+
+def poll(client, token, etag=None, **params):
+    headers = {"HTTP_IF_NONE_MATCH": etag} if etag else {}
+    return client.get(
+        "/widgets/agent", {"token": token, "fragment": "1", "patch": "1", **params}, **headers
+    )
+
+
+def friday_sprint(tenant):
+    from gamify.contests import services as contests
+    from gamify.widgets import versions
+
+    contest = contests.contest_create(
+        tenant=tenant,
+        values={"name": "Friday sprint", "kind": "ranked", "entity": "agent",
+                "metric": "contacts_handled", "starts_at": NOW.replace(hour=8),
+                "ends_at": NOW.replace(hour=20)},
+    )  # fmt: skip
+    versions.bump(tenant.pk, everything=True)  # the contest saved
+    return contest
+
+
+def test_only_my_standings_moved_answers_them_alone(played, tenant, a2, django_assert_num_queries):
+    """Bo passes Ann: her card's own part is the same, so a poll asking `patch=1` gets the new
+    standings as JSON (her ranks and her contest standing, as a rendering writes them), with an
+    ETag whose own part is unchanged; polling with it is a 304. Her own event is a rendering
+    again, and a page not asking for patches keeps getting renderings."""
+    from gamify.widgets import versions
+
+    contest = friday_sprint(tenant)
+    token = token_for(played)
+    client = Client()
+    first = poll(client, token)
+    assert first.status_code == 200
+    assert first["Content-Type"].startswith("text/html")
+    assert standing_texts(first) == {
+        "rank_day": "#1", "rank_week": "#1", f"contest_{contest.pk}": "You are #1"
+    }  # fmt: skip
+    ingest(tenant, [call("a2", NOW.replace(hour=h)) for h in (12, 13, 14)])
+    versions.bump(tenant.pk, [a2.pk])  # Bo's stamp and the tenant's, as the on-commit hook
+    with django_assert_num_queries(0):
+        moved = poll(client, token, first["ETag"])
+    assert moved.status_code == 200
+    assert moved["Content-Type"] == "application/json"
+    assert moved.json() == {
+        "standings": {
+            "rank_day": "#2", "rank_week": "#2", f"contest_{contest.pk}": "You are #2"
+        }
+    }  # fmt: skip
+    assert moved["ETag"] != first["ETag"]
+    assert moved["ETag"].split(".")[0] == first["ETag"].split(".")[0]  # her own part: the same
+    assert moved["Cache-Control"] == "private, no-cache"
+    assert moved["Referrer-Policy"] == "no-referrer"
+    # the same standings as the rendering shows for this state, under the same ETag
+    rendered = client.get("/widgets/agent", {"token": token, "fragment": "1"})
+    assert rendered["ETag"] == moved["ETag"]
+    assert standing_texts(rendered) == moved.json()["standings"]
+    with django_assert_num_queries(0):
+        same = poll(client, token, moved["ETag"])
+    assert same.status_code == 304
+    assert same["ETag"] == moved["ETag"]
+    # a page that does not ask for patches (an older widgets.js) gets the rendering
+    old = client.get(
+        "/widgets/agent", {"token": token, "fragment": "1"}, HTTP_IF_NONE_MATCH=first["ETag"]
+    )
+    assert old.status_code == 200
+    assert old["Content-Type"].startswith("text/html")
+    assert re.search(r"Rank today\s+#2\b", text(old))
+    # Ann's own event: the whole live region again
+    ingest(tenant, [call("a1", NOW.replace(hour=14, minute=40))])
+    versions.bump(tenant.pk, [played.pk])
+    mine = poll(client, token, moved["ETag"])
+    assert mine.status_code == 200
+    assert mine["Content-Type"].startswith("text/html")
+    assert re.search(r"Points today\s+35\b", text(mine))
+    assert mine["ETag"].split(".")[0] != moved["ETag"].split(".")[0]
+
+
+def test_standings_answer_in_persian_digits(played, tenant, a2):
+    from gamify.widgets import versions
+
+    contest = friday_sprint(tenant)
+    played.locale = "fa"
+    played.save()
+    versions.bump(tenant.pk, everything=True)  # what the agent's save hook does
+    token = token_for(played)
+    client = Client()
+    first = poll(client, token)
+    assert standing_texts(first)["rank_day"] == "#۱"
+    ingest(tenant, [call("a2", NOW.replace(hour=h)) for h in (12, 13, 14)])
+    versions.bump(tenant.pk, [a2.pk])
+    moved = poll(client, token, first["ETag"])
+    assert moved["Content-Type"] == "application/json"
+    assert moved["Content-Language"] == "fa"
+    standings = moved.json()["standings"]
+    assert standings == {
+        "rank_day": "#۲", "rank_week": "#۲", f"contest_{contest.pk}": "شما نفر ۲ هستید"
+    }  # fmt: skip
+    assert "۲".encode() in moved.content  # written as it is, not as \u escapes
+    assert not re.search(rb"[0-9]", moved.content.replace(str(contest.pk).encode(), b""))
+    # the same poll in English (another page state): English digits and words
+    english = poll(client, token, lang="en")
+    assert standing_texts(english)[f"contest_{contest.pk}"] == "You are #2"
+
+
+def test_standings_answer_names_no_other_agent(played, tenant, a2):
+    """Anonymized or not, a standings answer carries only the agent's own ranks: never
+    another agent's name or id, nor the contest's leader."""
+    from gamify.widgets import versions
+
+    WidgetSettings.objects.create(tenant=tenant, anonymize_others=True)
+    friday_sprint(tenant)
+    token = token_for(played)
+    client = Client()
+    first = poll(client, token)
+    ingest(tenant, [call("a2", NOW.replace(hour=h)) for h in (12, 13, 14)])
+    versions.bump(tenant.pk, [a2.pk])
+    moved = poll(client, token, first["ETag"])
+    assert moved["Content-Type"] == "application/json"
+    body = moved.content.decode()
+    assert "Bo Chen" not in body
+    assert not re.search(r"\ba2\b", body)
+    assert "Ann Lee" not in body  # not even her own name: only standings
+    assert set(moved.json()) == {"standings"}
+
+
+def test_a_stale_or_foreign_etag_gets_the_rendering(played, tenant, a2):
+    """Only an ETag of this card's own part gets a standings answer: any other (a garbled
+    one, another language's page) gets the live region rendered."""
+    token = token_for(played)
+    client = Client()
+    first = poll(client, token)
+    for etag in ('"nonsense"', first["ETag"][:-3] + 'x"', '"' + "0" * 18 + "." + "0" * 12 + '"'):
+        answer = poll(client, token, etag)
+        assert answer.status_code == 200
+        assert answer["Content-Type"].startswith("text/html"), etag
+        assert answer["ETag"] == first["ETag"]
+    persian = poll(client, token, first["ETag"], lang="fa")
+    assert persian["Content-Type"].startswith("text/html")
+    assert "امتیاز امروز" in text(persian)

@@ -17,6 +17,16 @@ def num(context: Any, value: Any, places: int | None = None) -> str:
 
 
 @register.simple_tag(takes_context=True)
+def rank(context: Any, value: Any) -> str:
+    return formatting.rank(value, context["lang"])
+
+
+@register.simple_tag(takes_context=True)
+def standing(context: Any, value: Any) -> str:
+    return formatting.contest_standing(value, context["lang"])
+
+
+@register.simple_tag(takes_context=True)
 def signed(context: Any, value: Any) -> str:
     return formatting.signed(value, context["lang"])
 

@@ -14,7 +14,19 @@
   function pollUrl() {
     var url = new URL(window.location.href);
     url.searchParams.set("fragment", "1");
+    url.searchParams.set("patch", "1"); // the card may answer with its standings alone
     return url.toString();
+  }
+
+  // A standings answer (JSON): only the card's ranks moved. Each text goes into its
+  // data-standing element, as a rendering of the live region would have written it; an
+  // element the page lacks means it is out of step, so the next poll asks for all of it.
+  function patch(standings) {
+    Object.keys(standings).forEach(function (name) {
+      var el = live.querySelector('[data-standing="' + name + '"]');
+      if (!el) { etag = null; return; }
+      if (el.textContent !== standings[name]) el.textContent = standings[name];
+    });
   }
 
   function snapshot() {
@@ -51,6 +63,9 @@
         if (response.status === 401) { window.location.reload(); return null; }
         if (!response.ok) return null;
         etag = response.headers.get("ETag");
+        if ((response.headers.get("Content-Type") || "").indexOf("application/json") === 0) {
+          return response.json().then(function (data) { patch(data.standings || {}); return null; });
+        }
         return response.text();
       })
       .then(function (html) {
