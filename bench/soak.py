@@ -10,8 +10,9 @@ for `--minutes`:
   sent late);
 * leaderboard and profile reads from `--readers` (32) clients with an API key;
 * `--widgets` (500) agents' cards on the widget live mechanism, as widgets.js runs it: the page
-  once, then its live region (`?fragment=1`) every `--widget-interval` (2) seconds with
-  If-None-Match, a poll skipped while the last one is still on its way. The cards are served
+  once, then its live region (`?fragment=1&patch=1`) every `--widget-interval` (2) seconds
+  with If-None-Match (a 304, the standings alone as JSON, or the region),
+  a poll skipped while the last one is still on its way. The cards are served
   by web workers of their own (`--widget-workers`, a second gunicorn on another port, as a
   proxy routing `/widgets/` would), so their renderings queue behind each other, not in front
   of ingestion; `--widget-workers 0` serves them from the API's workers.
@@ -62,11 +63,12 @@ REPORT_EVERY = 5.0  # seconds between a client process's reports to the parent
 PRINT_EVERY = 10.0
 
 # What an open agent card does (gamify/widgets/static/widgets/widgets.js): the page once, then
-# every `data-poll` seconds (2) its live region, `?fragment=1`, with If-None-Match; a 304 means
-# nothing it shows changed. A poll due while the last one is still on its way is skipped, as
+# every `data-poll` seconds (2) its live region, `?fragment=1&patch=1`, with If-None-Match; a
+# 304 means nothing it shows changed, a JSON answer that only its standings did.
+# A poll due while the last one is still on its way is skipped, as
 # the page's `busy` flag does.
 WIDGET_PAGE = "/widgets/agent?token={token}"
-WIDGET_POLL = "/widgets/agent?token={token}&fragment=1"
+WIDGET_POLL = "/widgets/agent?token={token}&fragment=1&patch=1"
 READER_REQUESTS = [
     ("board points", "/api/v1/leaderboards?metric=points&period={period}&around={agent}"),
     ("board kpi", "/api/v1/leaderboards?metric={kpi}&period={period}&limit=20"),
