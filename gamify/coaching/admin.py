@@ -32,6 +32,7 @@ PERIOD_NAMES = {
     "quarter": _("quarter"),
     "year": _("year"),
 }
+GOAL_SCOPES = {"agent": _("agent"), "team": _("team"), "tenant": _("tenant")}
 GOAL_STATUSES = {
     "on_track": _("on track"),
     "at_risk": _("at risk"),
@@ -130,8 +131,13 @@ class GoalAdmin(TenantScopedAdmin):
         request._coaching_progress = progress  # type: ignore[attr-defined]
         return changelist
 
+    @admin.display(description=_("scope"))
+    def scope(self, obj: Goal) -> str:
+        return str(GOAL_SCOPES.get(obj.scope, obj.scope))
+
     @admin.display(description=_("Status"))
     def status(self, obj: Goal) -> str:
+
         return "-"  # replaced per request by get_list_display (progress read per page)
 
     def get_list_display(self, request: HttpRequest) -> Any:

@@ -42,6 +42,7 @@ class CoachingSettings(models.Model):
         max_digits=6,
         decimal_places=2,
         default=5,
+        # xgettext:no-python-format
         help_text=_("A value within this % of its target is 'close' rather than 'missed'"),
     )
     move_counts_as_leaving = models.BooleanField(
