@@ -399,6 +399,27 @@ _LABEL = re.compile(r"<label\b[^>]*>(.*?)</label>", re.S)
 _HELP = re.compile(r'<div class="help"[^>]*>(.*?)</div>\s*</div>', re.S)
 _HEADING = re.compile(r"<h2\b[^>]*>(.*?)</h2>", re.S)
 _TAG = re.compile(r"<[^>]+>")
+# A form's menus: their options' words (not a related object's, whose value is its id; not the
+# language menus', each language named in its own; not the seed's own KPI, as its tenant named
+# it; not a comparison's sign).
+_SELECT = re.compile(r'<select name="([^"]*)"[^>]*>(.*?)</select>', re.S)
+_OPTION = re.compile(r'<option value="([^"]+)"[^>]*>([^<]*)</option>')
+OWN_NAMES = ("language", "locale")
+
+
+def menu_words(page: str) -> list[str]:
+    options = [
+        (value, html_lib.unescape(text))
+        for name, menu in _SELECT.findall(page)
+        if name not in OWN_NAMES
+        for value, text in _OPTION.findall(menu)
+    ]
+    own_kpi = matrix.OWNER_REF.replace("-", "_")  # the seed's own KPI code
+    return [
+        text
+        for value, text in options
+        if not value.isdigit() and value != own_kpi and re.search(r"[A-Za-z]{2}", text)
+    ]
 
 
 def texts(pattern: re.Pattern[str], page: str) -> list[str]:
@@ -446,8 +467,8 @@ def admin_url(model: type[Model], view: str) -> str:
 def test_every_admin_list_and_add_page_of_our_apps_is_persian(manager_client):
     """For each of our registered admins: the list's title, heading, column headers, filter
     titles and actions, and the add page's (where a manager may add) title, heading,
-    breadcrumbs, labels, help texts and fieldset headings are Persian; the model's English name
-    is not in either title."""
+    breadcrumbs, labels, help texts, menus and fieldset headings are Persian; the model's
+    English name is not in either title."""
     manager_client.cookies["django_language"] = "fa"
     labels = {model._meta.label for model, _ in our_admins()}
     assert {"accounts.Agent", "audit.AuditEntry", "game.PointRule", "webhooks.Delivery"} <= labels
@@ -484,6 +505,7 @@ def test_every_admin_list_and_add_page_of_our_apps_is_persian(manager_client):
                 "labels": not_persian(texts(_LABEL, form)),
                 "help": not_persian(texts(_HELP, form)),
                 "headings": not_persian(texts(_HEADING, form)),
+                "menus": not_persian(menu_words(form)),
             }
         wrong = {k: v for k, v in wrong.items() if v}
         if wrong:
