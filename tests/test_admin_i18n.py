@@ -399,6 +399,7 @@ _LABEL = re.compile(r"<label\b[^>]*>(.*?)</label>", re.S)
 _HELP = re.compile(r'<div class="help"[^>]*>(.*?)</div>\s*</div>', re.S)
 _HEADING = re.compile(r"<h2\b[^>]*>(.*?)</h2>", re.S)
 _TAG = re.compile(r"<[^>]+>")
+_KPI_CELL = re.compile(r'<td class="field-(?:kpi|metric)[^"]*">(.*?)</td>', re.S)
 # A form's menus: their options' words (not a related object's, whose value is its id; not the
 # language menus', each language named in its own; not the seed's own KPI, as its tenant named
 # it; not a comparison's sign).
@@ -465,10 +466,10 @@ def admin_url(model: type[Model], view: str) -> str:
 
 @pytest.mark.django_db
 def test_every_admin_list_and_add_page_of_our_apps_is_persian(manager_client):
-    """For each of our registered admins: the list's title, heading, column headers, filter
-    titles and actions, and the add page's (where a manager may add) title, heading,
-    breadcrumbs, labels, help texts, menus and fieldset headings are Persian; the model's
-    English name is not in either title."""
+    """For each of our registered admins: the list's title, heading, column headers, KPI
+    names, filter titles and actions, and the add page's (where a manager may add) title,
+    heading, breadcrumbs, labels, help texts, menus and fieldset headings are Persian; the
+    model's English name is not in either title."""
     manager_client.cookies["django_language"] = "fa"
     labels = {model._meta.label for model, _ in our_admins()}
     assert {"accounts.Agent", "audit.AuditEntry", "game.PointRule", "webhooks.Delivery"} <= labels
@@ -490,6 +491,7 @@ def test_every_admin_list_and_add_page_of_our_apps_is_persian(manager_client):
             "columns": not_persian(headers),
             "filters": not_persian(texts(_FILTER, page)),
             "actions": not_persian([html_lib.unescape(a) for a in actions]),
+            "KPI cells": not_persian([c for c in texts(_KPI_CELL, page) if c != "-"]),
         }
         add = manager_client.get(admin_url(model, "add"))
         if add.status_code != 403:

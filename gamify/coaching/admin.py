@@ -21,6 +21,7 @@ from core.localdates import admin_datetime
 from gamify.coaching import selectors, services
 from gamify.coaching.models import AlertRule, CoachingSettings, Goal
 from gamify.coaching.progress import goals_progress
+from kpis.admin import KpiNameColumns
 from kpis.catalogue import kpi_choices
 from kpis.periods import PERIOD_TYPES, parse_period
 
@@ -101,7 +102,7 @@ class GoalForm(forms.ModelForm[Goal]):
 
 
 @admin.register(Goal)
-class GoalAdmin(TenantScopedAdmin):
+class GoalAdmin(KpiNameColumns, TenantScopedAdmin):
     form = GoalForm
     list_display = [
         "__str__",
@@ -316,7 +317,7 @@ class AlertRuleForm(forms.ModelForm[AlertRule]):
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(TenantScopedAdmin):
+class AlertRuleAdmin(KpiNameColumns, TenantScopedAdmin):
     form = AlertRuleForm
     list_display = [
         "name",

@@ -29,6 +29,7 @@ from gamify.game.models import (
     PointAward,
     PointRule,
 )
+from kpis.admin import KpiNameColumns
 from kpis.catalogue import kpi_choices
 
 BLANK = [("", "---------")]
@@ -69,7 +70,7 @@ class PointRuleForm(forms.ModelForm[PointRule]):
 
 
 @admin.register(PointRule)
-class PointRuleAdmin(TenantScopedAdmin):
+class PointRuleAdmin(KpiNameColumns, TenantScopedAdmin):
     form = PointRuleForm
     list_display = ["name", "kpi", "kind", "points", "period", "active", "tenant"]
     list_filter = ["active", "kind", "period"]
