@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts import services
@@ -74,6 +75,12 @@ TIME_LABELS = {
     "disabled_at": gettext_lazy("Disabled at"),
     "failing_since": gettext_lazy("Failing since"),
 }
+
+
+@admin.display(description=gettext_lazy("ID"), ordering="pk")
+def id_column(obj: Any) -> Any:
+    """The "id" column, headed in the page's language (Django's catalogues leave "ID" as is)."""
+    return obj.pk
 
 
 def local_time_column(
@@ -202,7 +209,9 @@ class TenantTimesAdmin(admin.ModelAdmin[Any]):
         columns: list[Any] = []
         for name in super().get_list_display(request):
             field = self._datetime_field(name)
-            if field is None:
+            if name == "id":
+                columns.append(id_column)
+            elif field is None:
                 columns.append(name)
             else:
                 label = str(TIME_LABELS.get(field.name, str(field.verbose_name).capitalize()))
@@ -424,9 +433,18 @@ class MembershipAdmin(TenantScopedAdmin):
     autocomplete_fields = ["user"]
 
 
+# What each of a key's scopes lets it do (API.md); the choice shows the scope's name too.
+SCOPE_LABELS = {
+    "ingest": gettext_lazy("send events and imports"),
+    "read": gettext_lazy("read KPIs, leaderboards, the game's state and activity"),
+    "manage": gettext_lazy("change teams, agents and the game's configuration"),
+}
+
+
 class ApiKeyForm(forms.ModelForm[ApiKey]):
     scopes = forms.MultipleChoiceField(
-        choices=[(s, s) for s in ("ingest", "read", "manage")],
+        label=capfirst(ApiKey._meta.get_field("scopes").verbose_name),
+        choices=[(s, format_lazy("{} — {}", s, SCOPE_LABELS[s])) for s in SCOPE_LABELS],
         widget=forms.CheckboxSelectMultiple,
     )
 
@@ -452,7 +470,10 @@ class ApiKeyAdmin(TenantScopedAdmin):
             raise PermissionDenied
         raw = ApiKey.objects.assign_key(obj)
         obj.save()
-        messages.warning(request, f"The API key is {raw} — copy it now, it is not shown again.")
+        messages.warning(
+            request,
+            gettext("The API key is %(key)s — copy it now, it is not shown again.") % {"key": raw},
+        )
 
 
 class TeamForm(forms.ModelForm[Team]):

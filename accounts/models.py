@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
 from core import tenancy
@@ -21,7 +23,9 @@ def validate_timezone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError(f"Unknown IANA timezone {value!r}.") from exc
+        raise ValidationError(
+            gettext("Unknown IANA timezone %(zone)s.") % {"zone": repr(value)}
+        ) from exc
 
 
 # A tenant's own rate limit, per credential and minute: at most ten million (~170k/s).
@@ -120,45 +124,52 @@ class TenantQuerySet(models.QuerySet):
 class Tenant(models.Model):
     """A contact-center customer. Every period is computed in its timezone."""
 
-    class Weekday(models.IntegerChoices):
-        MONDAY = 0
-        TUESDAY = 1
-        WEDNESDAY = 2
-        THURSDAY = 3
-        FRIDAY = 4
-        SATURDAY = 5
-        SUNDAY = 6
+    class Weekday(models.IntegerChoices):  # labels translated for the admin
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
 
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=60, unique=True)
-    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=60, unique=True)
+    timezone = models.CharField(
+        _("time zone"), max_length=64, default="UTC", validators=[validate_timezone]
+    )
     week_start = models.PositiveSmallIntegerField(
+        _("week starts on"),
         choices=Weekday.choices,
         default=Weekday.MONDAY,
         validators=[MaxValueValidator(6)],
     )
     auto_create_agents = models.BooleanField(
+        _("create agents automatically"),
         default=True,
-        help_text="Create unknown agents and teams named in events instead of rejecting them.",
+        help_text=_("Create unknown agents and teams named in events instead of rejecting them."),
     )
     widget_origins = models.JSONField(
+        _("widget origins"),
         default=list,
         blank=True,
-        help_text="Origins allowed to frame the widgets, e.g. https://desktop.example.com",
+        help_text=_("Origins allowed to frame the widgets, e.g. https://desktop.example.com"),
     )
     api_rate_limit_per_minute = models.PositiveIntegerField(
+        _("API rate limit per minute"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_RATE_LIMIT_PER_MINUTE)],
-        verbose_name="API rate limit per minute",
-        help_text=(
+        help_text=_(
             "Requests a minute allowed to each of this tenant's API keys, widget tokens and "
             "manager sessions before 429. Empty: the deployment's API_RATE_LIMIT_PER_MINUTE."
         ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
@@ -180,7 +191,9 @@ class Tenant(models.Model):
 
 
 class TenantOwned(models.Model):
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant")
+    )
 
     objects = TenantQuerySet.as_manager()
 
@@ -191,18 +204,25 @@ class TenantOwned(models.Model):
 class Membership(models.Model):
     """A Django user who manages a tenant, in the admin and through the session API."""
 
-    class Role(models.TextChoices):
-        OWNER = "owner"
-        MANAGER = "manager"
-        VIEWER = "viewer"
+    class Role(models.TextChoices):  # labels translated for the admin
+        OWNER = "owner", _("Owner")
+        MANAGER = "manager", _("Manager")
+        VIEWER = "viewer", _("Viewer")
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
     )
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MANAGER)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("tenant")
+    )
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.MANAGER)
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["user", "tenant"], name="membership_unique_user")
         ]
@@ -220,32 +240,68 @@ ROLE_SCOPES = {
 
 
 class ApiKey(AbstractAPIKey):
-    """A platform's credential. Only a SHA-512 hash of the secret part is stored."""
+    """A platform's credential. Only a SHA-512 hash of the secret part is stored.
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
-    scopes = models.JSONField(default=list)
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    The library's fields are declared again, the same, for their names and help in the
+    admin's languages (the library has no catalogue of ours)."""
+
+    prefix = models.CharField(_("prefix"), max_length=8, unique=True, editable=False)
+    hashed_key = models.CharField(_("hashed key"), max_length=150, editable=False)
+    created = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    name = models.CharField(
+        _("name"),
+        max_length=50,
+        blank=False,
+        default=None,
+        help_text=_("A free-form name for the API key. Need not be unique. 50 characters max."),
+    )
+    revoked = models.BooleanField(
+        _("revoked"),
+        blank=True,
+        default=False,
+        help_text=_(
+            "If the API key is revoked, clients cannot use it anymore. (This cannot be undone.)"
+        ),
+    )
+    expiry_date = models.DateTimeField(
+        _("expires"),
+        blank=True,
+        null=True,
+        help_text=_("Once API key expires, clients cannot use it anymore."),
+    )
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="api_keys", verbose_name=_("tenant")
+    )
+    scopes = models.JSONField(_("scopes"), default=list)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
 
     objects: ClassVar[APIKeyManager] = APIKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
-        verbose_name = "API key"
-        verbose_name_plural = "API keys"
+        verbose_name = _("API key")  # type: ignore[assignment] # the library's says str
+        verbose_name_plural = _("API keys")  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
 
 
 class Team(TenantOwned):
-    external_id = models.CharField(max_length=128)
-    name = models.CharField(max_length=200)
+    external_id = models.CharField(_("external id"), max_length=128)
+    name = models.CharField(_("name"), max_length=200)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        verbose_name=_("parent team"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
         ordering = ["external_id"]
         constraints = [
             models.UniqueConstraint(
@@ -264,18 +320,28 @@ class Agent(TenantOwned):
         ZH_HANT = "zh-Hant", "繁體中文"
         FA = "fa", "فارسی"
 
-    external_id = models.CharField(max_length=128)
-    display_name = models.CharField(max_length=200)
+    external_id = models.CharField(_("external id"), max_length=128)
+    display_name = models.CharField(_("display name"), max_length=200)
     team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="agents"
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="agents",
+        verbose_name=_("team"),
     )
-    active = models.BooleanField(default=True)
-    locale = models.CharField(max_length=10, choices=Locale.choices, default=Locale.EN)
-    avatar_url = models.URLField(max_length=500, null=True, blank=True)  # noqa: DJ001 - null is the API's 'no avatar'
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    active = models.BooleanField(_("active"), default=True)
+    # The choices are the languages' own names, as a language menu writes them.
+    locale = models.CharField(
+        _("language"), max_length=10, choices=Locale.choices, default=Locale.EN
+    )
+    avatar_url = models.URLField(_("avatar URL"), max_length=500, null=True, blank=True)  # noqa: DJ001 - null is the API's 'no avatar'
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("agent")
+        verbose_name_plural = _("agents")
         ordering = ["external_id"]
         constraints = [
             models.UniqueConstraint(
@@ -295,17 +361,25 @@ class AgentHistory(TenantOwned):
     counts deactivations, so this history is never rewritten.
     """
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="history")
-    valid_from = models.DateTimeField()
-    team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    agent = models.ForeignKey(
+        Agent, on_delete=models.CASCADE, related_name="history", verbose_name=_("agent")
     )
-    active = models.BooleanField()
+    valid_from = models.DateTimeField(_("valid from"))
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("team"),
+    )
+    active = models.BooleanField(_("active"))
 
     class Meta:
         ordering = ["agent", "valid_from", "id"]
         indexes = [models.Index(fields=["tenant", "agent", "valid_from"])]
-        verbose_name_plural = "agent history"
+        verbose_name = _("agent history")
+        verbose_name_plural = _("agent history")
 
     def __str__(self) -> str:
         return f"{self.agent_id} from {self.valid_from:%Y-%m-%d %H:%M}"

@@ -134,7 +134,12 @@ class RowsField(forms.Field):
                     clean[column] = field.clean(row.get(column))
                 except ValidationError as exc:
                     label = field.label or column
-                    errors += [f"Row {number}, {label}: {message}" for message in exc.messages]
+                    errors += [
+                        gettext("Row %(number)s, %(column)s: %(problem)s")
+                        % {"number": number, "column": label, "problem": message}
+                        for message in exc.messages
+                    ]
+
             out.append(clean)
         if errors:
             raise ValidationError(errors)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from accounts.models import Tenant
 from kpis import formulas
-from kpis.formulas import BUILTIN, KpiFormula
+from kpis.formulas import BUILTIN, KpiFormula, display_name
 from kpis.models import InteractionSettings, Kpi
 
 
@@ -86,16 +86,17 @@ def kpi_catalogue(tenant: Tenant) -> dict[str, CatalogueKpi]:
 def kpi_choices(
     tenant: Tenant | None, *, measured_for: str | None = None, custom: bool = True
 ) -> list[tuple[str, str]]:
-    """The KPIs a form offers, as (code, "Name (code)"): the tenant's catalogue, or only the
-    built-ins while the tenant is not known yet. `measured_for` keeps the KPIs measured for
-    agents or teams; `custom=False` leaves out the tenant's custom KPIs."""
+    """The KPIs a form offers, as (code, "Name (code)"), a built-in's name in the active
+    language: the tenant's catalogue, or only the built-ins while the tenant is not known yet.
+    `measured_for` keeps the KPIs measured for agents or teams; `custom=False` leaves out the
+    tenant's custom KPIs."""
     kpis: list[tuple[str, str, KpiFormula | None]]
     if tenant is None:
         kpis = [(code, f.name, f) for code, f in BUILTIN.items()]
     else:
         kpis = [(code, k.name, k.formula) for code, k in kpi_catalogue(tenant).items()]
     return [
-        (code, f"{name} ({code})")
+        (code, f"{display_name(code, name)} ({code})")
         for code, name, formula in kpis
         if (formula is not None or custom)
         and (measured_for is None or formula is None or measured_for in formula.scopes)

@@ -49,23 +49,34 @@ class AuditEntry(models.Model):
 
     Action = AuditAction
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.CharField(max_length=160, help_text='"user:<id>", "key:<prefix>", "system"…')
-    actor_name = models.CharField(max_length=160, blank=True)
-    actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
-    action = models.CharField(max_length=10, choices=AuditAction.choices)
-    object_type = models.CharField(max_length=40, help_text="point_rule, badge, reward, …")
-    object_id = models.CharField(max_length=160)
-    object_repr = models.CharField(max_length=200, blank=True)
-    before = models.JSONField(null=True, blank=True, help_text="The changed fields before")
-    after = models.JSONField(null=True, blank=True, help_text="The changed fields after")
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    actor = models.CharField(
+        _("actor"), max_length=160, help_text=_('"user:<id>", "key:<prefix>", "system"…')
+    )
+    actor_name = models.CharField(_("actor name"), max_length=160, blank=True)
+    actor_kind = models.CharField(_("actor kind"), max_length=10, choices=ActorKind.choices)
+    action = models.CharField(_("action"), max_length=10, choices=AuditAction.choices)
+    object_type = models.CharField(
+        _("object type"), max_length=40, help_text=_("point_rule, badge, reward, …")
+    )
+    object_id = models.CharField(_("object id"), max_length=160)
+    object_repr = models.CharField(_("object"), max_length=200, blank=True)
+    before = models.JSONField(
+        _("before"), null=True, blank=True, help_text=_("The changed fields before")
+    )
+    after = models.JSONField(
+        _("after"), null=True, blank=True, help_text=_("The changed fields after")
+    )
 
     objects = AuditQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "audit entry"
-        verbose_name_plural = "audit log"
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(

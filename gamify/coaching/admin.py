@@ -21,6 +21,7 @@ from core.localdates import admin_datetime
 from gamify.coaching import selectors, services
 from gamify.coaching.models import AlertRule, CoachingSettings, Goal
 from gamify.coaching.progress import goals_progress
+from kpis.admin import KpiNameColumns
 from kpis.catalogue import kpi_choices
 from kpis.periods import PERIOD_TYPES, parse_period
 
@@ -32,6 +33,7 @@ PERIOD_NAMES = {
     "quarter": _("quarter"),
     "year": _("year"),
 }
+GOAL_SCOPES = {"agent": _("agent"), "team": _("team"), "tenant": _("tenant")}
 GOAL_STATUSES = {
     "on_track": _("on track"),
     "at_risk": _("at risk"),
@@ -100,7 +102,7 @@ class GoalForm(forms.ModelForm[Goal]):
 
 
 @admin.register(Goal)
-class GoalAdmin(TenantScopedAdmin):
+class GoalAdmin(KpiNameColumns, TenantScopedAdmin):
     form = GoalForm
     list_display = [
         "__str__",
@@ -130,8 +132,13 @@ class GoalAdmin(TenantScopedAdmin):
         request._coaching_progress = progress  # type: ignore[attr-defined]
         return changelist
 
+    @admin.display(description=_("scope"))
+    def scope(self, obj: Goal) -> str:
+        return str(GOAL_SCOPES.get(obj.scope, obj.scope))
+
     @admin.display(description=_("Status"))
     def status(self, obj: Goal) -> str:
+
         return "-"  # replaced per request by get_list_display (progress read per page)
 
     def get_list_display(self, request: HttpRequest) -> Any:
@@ -310,7 +317,7 @@ class AlertRuleForm(forms.ModelForm[AlertRule]):
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(TenantScopedAdmin):
+class AlertRuleAdmin(KpiNameColumns, TenantScopedAdmin):
     form = AlertRuleForm
     list_display = [
         "name",

@@ -16,6 +16,7 @@ from accounts.models import Agent, Team, Tenant, TenantOwned, TenantQuerySet
 
 GOAL_PERIODS = ("day", "week", "month", "quarter")
 ALERT_PERIODS = ("day", "week", "month")
+PERIOD_LABELS = {"day": _("day"), "week": _("week"), "month": _("month"), "quarter": _("quarter")}
 OP_CHOICES = [(">=", ">="), ("<=", "<=")]
 DEFAULT_SCORECARD = (
     "fcr",
@@ -32,19 +33,25 @@ DEFAULT_SCORECARD = (
 class CoachingSettings(models.Model):
     """Per-tenant scorecard settings; a tenant without a row uses the defaults."""
 
-    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True)
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, primary_key=True, verbose_name=_("tenant")
+    )
     scorecard_kpis = models.JSONField(
+        _("scorecard KPIs"),
         default=list,
         blank=True,
         help_text=_("KPI codes in the scorecard's order; empty: the default list"),
     )
     close_band_percent = models.DecimalField(
+        _("close band (%)"),
         max_digits=6,
         decimal_places=2,
         default=5,
+        # xgettext:no-python-format
         help_text=_("A value within this % of its target is 'close' rather than 'missed'"),
     )
     move_counts_as_leaving = models.BooleanField(
+        _("a move counts as leaving"),
         default=False,
         help_text=_(
             "Turnover on scorecards: an agent moved to another team has left the first one"
@@ -54,7 +61,8 @@ class CoachingSettings(models.Model):
     objects = TenantQuerySet.as_manager()
 
     class Meta:
-        verbose_name_plural = "coaching settings"
+        verbose_name = _("coaching settings")
+        verbose_name_plural = _("coaching settings")
         constraints = [
             models.CheckConstraint(
                 condition=Q(close_band_percent__gte=0, close_band_percent__lte=100),
@@ -70,29 +78,47 @@ class Goal(TenantOwned):
     """A measurable target: KPI op target, recurring every `period` or once until `deadline`,
     for one agent, one team (its own figures) or the whole tenant."""
 
-    name = models.CharField(max_length=200, blank=True, default="")
-    kpi = models.CharField(max_length=40)
-    op = models.CharField(max_length=2, choices=OP_CHOICES)
-    target = models.DecimalField(max_digits=18, decimal_places=4)
+    name = models.CharField(_("name"), max_length=200, blank=True, default="")
+    kpi = models.CharField(_("KPI"), max_length=40)
+    op = models.CharField(_("comparison"), max_length=2, choices=OP_CHOICES)
+    target = models.DecimalField(_("target"), max_digits=18, decimal_places=4)
     period = models.CharField(
-        max_length=7, choices=[(p, p) for p in GOAL_PERIODS], blank=True, default=""
+        _("period"),
+        max_length=7,
+        choices=[(p, PERIOD_LABELS[p]) for p in GOAL_PERIODS],
+        blank=True,
+        default="",
     )
-    start = models.DateField(help_text=_("A deadline goal counts from this local day"))
+    start = models.DateField(_("start"), help_text=_("A deadline goal counts from this local day"))
     deadline = models.DateField(
-        null=True, blank=True, help_text=_("The last local day of a one-off goal")
+        _("deadline"), null=True, blank=True, help_text=_("The last local day of a one-off goal")
     )
     agent = models.ForeignKey(
-        Agent, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Agent,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("agent"),
     )
     team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("team"),
     )
-    min_volume = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True)
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    min_volume = models.DecimalField(
+        _("minimum volume"), max_digits=18, decimal_places=3, null=True, blank=True
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("goal")
+        verbose_name_plural = _("goals")
         constraints = [
             models.CheckConstraint(
                 condition=(Q(period="") & Q(deadline__isnull=False))
@@ -142,28 +168,39 @@ class AlertRule(TenantOwned):
     or at risk (behind).
     """
 
-    class Kind(models.TextChoices):
-        EXCEEDS = "exceeds"
-        BEHIND = "behind"
+    class Kind(models.TextChoices):  # labels translated for the admin
+        EXCEEDS = "exceeds", _("Exceeds expectations")
+        BEHIND = "behind", _("Falls behind")
 
     class Basis(models.TextChoices):
-        TEAM_AVERAGE = "team_average"
-        GOAL = "goal"
+        TEAM_AVERAGE = "team_average", _("Team average")
+        GOAL = "goal", _("Goal")
 
-    name = models.CharField(max_length=200)
-    kind = models.CharField(max_length=7, choices=Kind.choices)
-    basis = models.CharField(max_length=12, choices=Basis.choices, default=Basis.TEAM_AVERAGE)
-    kpi = models.CharField(max_length=40, blank=True, default="")
-    percent = models.DecimalField(max_digits=8, decimal_places=2, default=10)
-    periods = models.PositiveSmallIntegerField(default=1)
-    period = models.CharField(max_length=5, choices=[(p, p) for p in ALERT_PERIODS], default="day")
-    min_volume = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True)
-    cooldown_minutes = models.PositiveIntegerField(default=240)
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=7, choices=Kind.choices)
+    basis = models.CharField(
+        _("basis"), max_length=12, choices=Basis.choices, default=Basis.TEAM_AVERAGE
+    )
+    kpi = models.CharField(_("KPI"), max_length=40, blank=True, default="")
+    percent = models.DecimalField(_("percent"), max_digits=8, decimal_places=2, default=10)
+    periods = models.PositiveSmallIntegerField(_("periods in a row"), default=1)
+    period = models.CharField(
+        _("period"),
+        max_length=5,
+        choices=[(p, PERIOD_LABELS[p]) for p in ALERT_PERIODS],
+        default="day",
+    )
+    min_volume = models.DecimalField(
+        _("minimum volume"), max_digits=18, decimal_places=3, null=True, blank=True
+    )
+    cooldown_minutes = models.PositiveIntegerField(_("cool-down (minutes)"), default=240)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("alert rule")
+        verbose_name_plural = _("alert rules")
         constraints = [
             models.CheckConstraint(condition=Q(periods__gte=1), name="alertrule_periods_gte_1"),
             models.CheckConstraint(condition=Q(percent__gte=0), name="alertrule_percent_gte_0"),

@@ -22,6 +22,7 @@ from core.errors import ApplicationError
 from gamify.contests import selectors, services
 from gamify.contests.models import Contest
 from gamify.game.models import Badge
+from kpis.admin import KpiNameColumns
 from kpis.catalogue import kpi_choices
 
 BLANK: list[tuple[str, Any]] = [("", "---------")]
@@ -185,8 +186,9 @@ class ContestForm(forms.ModelForm[Contest]):
 
 
 @admin.register(Contest)
-class ContestAdmin(TenantScopedAdmin):
+class ContestAdmin(KpiNameColumns, TenantScopedAdmin):
     form = ContestForm
+    kpi_columns = ("metric",)
     list_display = ["name", "kind", "entity", "metric", "starts_at", "ends_at", "status", "tenant"]
     list_filter = ["status", "kind", "entity"]
     search_fields = ["name"]

@@ -10,13 +10,13 @@ from accounts.models import TenantOwned
 
 
 class Contest(TenantOwned):
-    class Kind(models.TextChoices):
-        RANKED = "ranked"  # prizes by rank range
-        TARGET = "target"  # everyone who reaches the target wins
+    class Kind(models.TextChoices):  # labels translated for the admin
+        RANKED = "ranked", _("Ranked")  # prizes by rank range
+        TARGET = "target", _("Target")  # everyone who reaches the target wins
 
     class Entity(models.TextChoices):
-        AGENT = "agent"
-        TEAM = "team"
+        AGENT = "agent", _("Agent")
+        TEAM = "team", _("Team")
 
     class Status(models.TextChoices):  # labels translated for the admin
         DRAFT = "draft", _("Draft")
@@ -28,35 +28,53 @@ class Contest(TenantOwned):
         CANCELLED = "cancelled", _("Cancelled")
 
     class Recurrence(models.TextChoices):
-        DAILY = "daily"
-        WEEKLY = "weekly"
-        MONTHLY = "monthly"
+        DAILY = "daily", _("Daily")
+        WEEKLY = "weekly", _("Weekly")
+        MONTHLY = "monthly", _("Monthly")
 
-    name = models.CharField(max_length=200)
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RANKED)
-    entity = models.CharField(max_length=10, choices=Entity.choices, default=Entity.AGENT)
-    metric = models.CharField(max_length=40, help_text=_("points or a KPI code"))
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    participants = models.JSONField(
-        default=dict, blank=True, help_text=_('{"teams": [...], "agents": [...]} (empty: everyone)')
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.RANKED)
+    entity = models.CharField(
+        _("entity"), max_length=10, choices=Entity.choices, default=Entity.AGENT
     )
-    min_volume = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True)
-    target = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
-    guardrails = models.JSONField(default=list, blank=True)
-    prizes = models.JSONField(default=list, blank=True)
+    metric = models.CharField(_("metric"), max_length=40, help_text=_("points or a KPI code"))
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    participants = models.JSONField(
+        _("participants"),
+        default=dict,
+        blank=True,
+        help_text=_('{"teams": [...], "agents": [...]} (empty: everyone)'),
+    )
+    min_volume = models.DecimalField(
+        _("minimum volume"), max_digits=18, decimal_places=3, null=True, blank=True
+    )
+    target = models.DecimalField(
+        _("target"), max_digits=18, decimal_places=4, null=True, blank=True
+    )
+    guardrails = models.JSONField(_("guardrails"), default=list, blank=True)
+    prizes = models.JSONField(_("prizes"), default=list, blank=True)
     # null is the API's "does not recur"
     recurrence = models.CharField(  # noqa: DJ001
-        max_length=10, choices=Recurrence.choices, null=True, blank=True
+        _("recurrence"), max_length=10, choices=Recurrence.choices, null=True, blank=True
     )
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.SCHEDULED
+    )
     previous = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next_instance"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="next_instance",
+        verbose_name=_("previous contest"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("contest")
+        verbose_name_plural = _("contests")
         indexes = [models.Index(fields=["tenant", "status"], name="contest_status")]
         constraints = [
             models.CheckConstraint(

@@ -11,6 +11,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.text import capfirst
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdmin, TenantScopedAdmin, problem_message, tenant_ids
 from accounts.models import Tenant
@@ -26,6 +29,7 @@ from gamify.game.models import (
     PointAward,
     PointRule,
 )
+from kpis.admin import KpiNameColumns
 from kpis.catalogue import kpi_choices
 
 BLANK = [("", "---------")]
@@ -39,7 +43,7 @@ def agent_kpi_choices(tenant: Tenant | None) -> list[tuple[str, str]]:
 
 class PointRuleForm(forms.ModelForm[PointRule]):
     tenant: Tenant | None = None  # set by TenantScopedAdmin.get_form
-    kpi = forms.ChoiceField(label="KPI", help_text="A KPI of the tenant's catalogue")
+    kpi = forms.ChoiceField(label=_("KPI"), help_text=_("A KPI of the tenant's catalogue"))
 
     class Meta:
         model = PointRule
@@ -66,7 +70,7 @@ class PointRuleForm(forms.ModelForm[PointRule]):
 
 
 @admin.register(PointRule)
-class PointRuleAdmin(TenantScopedAdmin):
+class PointRuleAdmin(KpiNameColumns, TenantScopedAdmin):
     form = PointRuleForm
     list_display = ["name", "kpi", "kind", "points", "period", "active", "tenant"]
     list_filter = ["active", "kind", "period"]
@@ -89,7 +93,12 @@ class PointRuleAdmin(TenantScopedAdmin):
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         # "Deleting" a rule retires it (its finalized awards are history and stay), so the
         # confirmation lists only the rules and asks for no permission on their awards.
-        return [str(rule) for rule in objs], {"point rules": len(objs)}, set(), []
+        return (
+            [str(rule) for rule in objs],
+            {PointRule._meta.verbose_name_plural: len(objs)},
+            set(),
+            [],
+        )
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for rule in queryset:
@@ -97,11 +106,11 @@ class PointRuleAdmin(TenantScopedAdmin):
 
 
 KINDS = [
-    ("kpi_threshold", "KPI threshold over a period (judged when the period closes)"),
-    ("count", "Count of a KPI's units in a period (awarded at once)"),
-    ("streak", "Streak: periods in a row meeting a threshold"),
-    ("points", "Lifetime points milestone"),
-    ("contest_place", "Contest placement"),
+    ("kpi_threshold", _("KPI threshold over a period (judged when the period closes)")),
+    ("count", _("Count of a KPI's units in a period (awarded at once)")),
+    ("streak", _("Streak: periods in a row meeting a threshold")),
+    ("points", _("Lifetime points milestone")),
+    ("contest_place", _("Contest placement")),
 ]
 # The criteria's fields, each a form field "criteria_<name>". Which kinds use which field is
 # the service's CRITERIA_FIELDS; one filled in for a kind that does not use it is an error.
@@ -111,46 +120,55 @@ CRITERIA = ("kpi", "op", "threshold", "period", "min_volume", "count", "length",
 
 class BadgeForm(forms.ModelForm[Badge]):
     tenant: Tenant | None = None  # set by TenantScopedAdmin.get_form
-    kind = forms.ChoiceField(choices=KINDS)
+    kind = forms.ChoiceField(label=_("Kind"), choices=KINDS)
+    # Each criterion's help names the kinds that use it (the kind menu's words).
     criteria_kpi = forms.ChoiceField(
-        label="KPI", required=False, help_text="kpi_threshold, count, streak"
+        label=_("KPI"), required=False, help_text=_("KPI threshold, count and streak badges")
     )
     criteria_op = forms.ChoiceField(
-        label="Comparison",
+        label=_("Comparison"),
         required=False,
-        choices=[("", "the KPI's better side"), (">=", "≥ at least"), ("<=", "≤ at most")],
-        help_text="kpi_threshold, streak",
+        choices=[("", _("the KPI's better side")), (">=", _("≥ at least")), ("<=", _("≤ at most"))],
+        help_text=_("KPI threshold and streak badges"),
     )
     criteria_threshold = forms.FloatField(
-        label="Threshold", required=False, help_text="kpi_threshold, streak"
+        label=_("Threshold"), required=False, help_text=_("KPI threshold and streak badges")
     )
     criteria_period = forms.ChoiceField(
-        label="Period",
+        label=_("Period"),
         required=False,
-        choices=BLANK + [(p, p) for p in ("day", "week", "month", "lifetime")],
-        help_text="kpi_threshold, streak (day or week), count (blank: lifetime)",
+        choices=[
+            *BLANK,
+            ("day", _("day")),
+            ("week", _("week")),
+            ("month", _("month")),
+            ("lifetime", _("lifetime")),
+        ],
+        help_text=_("KPI threshold, streak (day or week) and count badges (blank: lifetime)"),
     )
     criteria_min_volume = forms.FloatField(
-        label="Minimum volume",
+        label=_("Minimum volume"),
         required=False,
-        help_text="kpi_threshold, streak: the KPI's volume needed in a period",
+        help_text=_("KPI threshold and streak badges: the KPI's volume needed in a period"),
     )
     criteria_count = forms.IntegerField(
-        label="Count", required=False, help_text="count: how many units"
+        label=_("Count"), required=False, help_text=_("Count badges: how many units")
     )
     criteria_length = forms.IntegerField(
-        label="Length", required=False, help_text="streak: how many periods in a row"
+        label=_("Length"), required=False, help_text=_("Streak badges: how many periods in a row")
     )
     criteria_points = forms.IntegerField(
-        label="Points", required=False, help_text="points: lifetime points to reach"
+        label=_("Points"),
+        required=False,
+        help_text=_("Points milestone badges: the lifetime points to reach"),
     )
     criteria_rank = forms.IntegerField(
-        label="Rank (at most)", required=False, help_text="contest_place"
+        label=_("Rank (at most)"), required=False, help_text=_("Contest placement badges")
     )
     criteria_contest = forms.IntegerField(
-        label="Contest id",
+        label=_("Contest id"),
         required=False,
-        help_text="contest_place: one contest (blank: any contest)",
+        help_text=_("Contest placement badges: one contest (blank: any contest)"),
     )
 
     class Meta:
@@ -201,10 +219,10 @@ class BadgeAdmin(TenantScopedAdmin):
         (None, {"fields": ["tenant", "code", "name", "description", "icon", "coins"]}),
         (None, {"fields": ["repeatable", "active"]}),
         (
-            "Criteria",
+            _("Criteria"),
             {
                 "fields": ["kind", *(f"criteria_{name}" for name in CRITERIA)],
-                "description": "Fill in the fields the kind uses (each says which kinds do).",
+                "description": _("Fill in the fields the kind uses (each says which kinds do)."),
             },
         ),
     ]
@@ -212,7 +230,7 @@ class BadgeAdmin(TenantScopedAdmin):
     list_filter = ["active", "repeatable"]
     search_fields = ["code", "name"]
 
-    @admin.display(description="criteria")
+    @admin.display(description=_("criteria"))
     def kind_label(self, obj: Badge) -> str:
         return json.dumps(obj.criteria)[:80]
 
@@ -285,7 +303,11 @@ class LevelAdmin(TenantScopedAdmin):
             try:
                 services.levels_replace(tenant=tenant, levels=rest)
             except ApplicationError as exc:
-                messages.error(request, f"Not deleted — {problem_message(exc)}")
+                messages.error(
+                    request,
+                    gettext("Not deleted — %(problem)s") % {"problem": problem_message(exc)},
+                )
+
                 setattr(request, "_gamify_level_kept", True)  # noqa: B010 - for response_delete
                 return False
         return True
@@ -329,6 +351,7 @@ class PeriodCloseAdmin(ReadOnlyAdmin):
 
 class GameSettingsForm(forms.ModelForm[GameSettings]):
     grace_minutes = forms.IntegerField(
+        label=capfirst(GameSettings._meta.get_field("grace_minutes").verbose_name),
         min_value=0,
         max_value=services.MAX_GRACE_MINUTES,
         help_text=GameSettings._meta.get_field("grace_minutes").help_text,

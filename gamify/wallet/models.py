@@ -35,14 +35,14 @@ class LedgerQuerySet(TenantQuerySet):
         raise LedgerAppendOnly("Ledger entries are never deleted; add a correction entry.")
 
 
-class LedgerKind(models.TextChoices):
-    BADGE_PRIZE = "badge_prize"
-    CONTEST_PRIZE = "contest_prize"
-    CONVERSION = "conversion"
-    GRANT = "grant"
-    REDEMPTION = "redemption"
-    REFUND = "refund"
-    CORRECTION = "correction"
+class LedgerKind(models.TextChoices):  # labels translated for the admin
+    BADGE_PRIZE = "badge_prize", _("Badge prize")
+    CONTEST_PRIZE = "contest_prize", _("Contest prize")
+    CONVERSION = "conversion", _("Points conversion")
+    GRANT = "grant", _("Grant")
+    REDEMPTION = "redemption", _("Redemption")
+    REFUND = "refund", _("Refund")
+    CORRECTION = "correction", _("Correction")
 
 
 class RedemptionStatus(models.TextChoices):
@@ -58,20 +58,23 @@ class LedgerEntry(TenantOwned):
 
     Kind = LedgerKind
 
-    agent = models.ForeignKey(Agent, on_delete=models.RESTRICT, related_name="+")
-    amount = models.BigIntegerField()
+    agent = models.ForeignKey(
+        Agent, on_delete=models.RESTRICT, related_name="+", verbose_name=_("agent")
+    )
+    amount = models.BigIntegerField(_("amount"))
     # The balance right after this entry: the running total an auditor would recompute.
-    balance_after = models.BigIntegerField()
-    kind = models.CharField(max_length=20, choices=LedgerKind.choices)
-    reference = models.CharField(max_length=500, blank=True)
-    idempotency_key = models.CharField(max_length=255)
-    actor = models.CharField(max_length=160, default="system")
-    created_at = models.DateTimeField(auto_now_add=True)
+    balance_after = models.BigIntegerField(_("balance after"))
+    kind = models.CharField(_("kind"), max_length=20, choices=LedgerKind.choices)
+    reference = models.CharField(_("reference"), max_length=500, blank=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=255)
+    actor = models.CharField(_("actor"), max_length=160, default="system")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = LedgerQuerySet.as_manager()  # type: ignore[misc]
 
     class Meta:
-        verbose_name_plural = "ledger entries"
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "idempotency_key"], name="ledger_unique_idempotency_key"
@@ -106,11 +109,15 @@ class LedgerEntry(TenantOwned):
 class Wallet(TenantOwned):
     """An agent's balance: Σ of its ledger entries, kept in the same transaction."""
 
-    agent = models.ForeignKey(Agent, on_delete=models.RESTRICT, related_name="+")
-    balance = models.BigIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    agent = models.ForeignKey(
+        Agent, on_delete=models.RESTRICT, related_name="+", verbose_name=_("agent")
+    )
+    balance = models.BigIntegerField(_("balance"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("wallet")
+        verbose_name_plural = _("wallets")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "agent"], name="wallet_unique_agent"),
             models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_non_negative"),
@@ -123,21 +130,26 @@ class Wallet(TenantOwned):
 class Reward(TenantOwned):
     """An item of the tenant's store. `stock` is the units left (None: unlimited)."""
 
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    image_url = models.URLField(max_length=500, null=True, blank=True)  # noqa: DJ001 - null is the API's 'no image'
-    cost = models.PositiveIntegerField(help_text="Coins per unit")
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    image_url = models.URLField(_("image URL"), max_length=500, null=True, blank=True)  # noqa: DJ001 - null is the API's 'no image'
+    cost = models.PositiveIntegerField(_("cost"), help_text=_("Coins per unit"))
     stock = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Units left; empty means unlimited"
+        _("stock"), null=True, blank=True, help_text=_("Units left; empty means unlimited")
     )
     per_agent_monthly_limit = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Most units one agent may redeem per calendar month"
+        _("monthly limit per agent"),
+        null=True,
+        blank=True,
+        help_text=_("Most units one agent may redeem per calendar month"),
     )
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("reward")
+        verbose_name_plural = _("rewards")
         constraints = [
             models.CheckConstraint(condition=Q(cost__gt=0), name="reward_cost_positive"),
             models.CheckConstraint(
@@ -160,23 +172,36 @@ class Redemption(TenantOwned):
 
     Status = RedemptionStatus
 
-    agent = models.ForeignKey(Agent, on_delete=models.RESTRICT, related_name="+")
-    reward = models.ForeignKey(Reward, on_delete=models.RESTRICT, related_name="redemptions")
-    quantity = models.PositiveIntegerField(default=1)
-    unit_cost = models.PositiveIntegerField(help_text="The reward's cost when requested")
-    total_cost = models.BigIntegerField()
-    status = models.CharField(
-        max_length=20, choices=RedemptionStatus.choices, default=RedemptionStatus.REQUESTED
+    agent = models.ForeignKey(
+        Agent, on_delete=models.RESTRICT, related_name="+", verbose_name=_("agent")
     )
-    request_key = models.CharField(max_length=255)
-    requested_by = models.CharField(max_length=160)
-    note = models.CharField(max_length=500, blank=True, help_text="The manager's last note")
-    decided_by = models.CharField(max_length=160, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    reward = models.ForeignKey(
+        Reward, on_delete=models.RESTRICT, related_name="redemptions", verbose_name=_("reward")
+    )
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    unit_cost = models.PositiveIntegerField(
+        _("unit cost"), help_text=_("The reward's cost when requested")
+    )
+    total_cost = models.BigIntegerField(_("total cost"))
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=RedemptionStatus.choices,
+        default=RedemptionStatus.REQUESTED,
+    )
+    request_key = models.CharField(_("request key"), max_length=255)
+    requested_by = models.CharField(_("requested by"), max_length=160)
+    note = models.CharField(
+        _("note"), max_length=500, blank=True, help_text=_("The manager's last note")
+    )
+    decided_by = models.CharField(_("decided by"), max_length=160, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    fulfilled_at = models.DateTimeField(_("fulfilled at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("redemption")
+        verbose_name_plural = _("redemptions")
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "request_key"], name="redemption_unique_request_key"
@@ -209,11 +234,17 @@ class Redemption(TenantOwned):
 class ConversionRule(TenantOwned):
     """A tenant's points-to-coins rate, applied once per agent per finalized period."""
 
-    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="+")
-    points_per_coin = models.PositiveIntegerField(help_text="e.g. 10: 10 points give 1 coin")
-    active = models.BooleanField(default=True)
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant")
+    )
+    points_per_coin = models.PositiveIntegerField(
+        _("points per coin"), help_text=_("e.g. 10: 10 points give 1 coin")
+    )
+    active = models.BooleanField(_("active"), default=True)
 
     class Meta:
+        verbose_name = _("conversion rule")
+        verbose_name_plural = _("conversion rules")
         constraints = [
             models.CheckConstraint(
                 condition=Q(points_per_coin__gte=1), name="conversion_rate_positive"

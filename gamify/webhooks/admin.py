@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.utils.text import format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -19,10 +20,35 @@ from core.errors import ApplicationError
 from gamify.webhooks import services
 from gamify.webhooks.models import Attempt, Delivery, Endpoint
 
+# What each activity type says happened (API.md); a choice shows the type's name too, the
+# name a receiver gets.
+EVENT_LABELS = {
+    "badge.awarded": _("an agent earned a badge"),
+    "level.up": _("an agent reached a new level"),
+    "points.adjusted": _("a manager adjusted an agent's points"),
+    "points.late_adjustment": _("a late event would have changed a finalized period's points"),
+    "contest.started": _("a contest started"),
+    "contest.finished": _("a contest finished"),
+    "contest.won": _("an agent or a team won a contest"),
+    "redemption.requested": _("an agent requested a reward"),
+    "redemption.approved": _("a redemption was approved"),
+    "redemption.rejected": _("a redemption was rejected"),
+    "redemption.fulfilled": _("a redemption was fulfilled"),
+    "goal.achieved": _("a goal was achieved"),
+    "alert.exceeds": _("an agent exceeds expectations"),
+    "alert.behind": _("an agent falls behind"),
+    "webhook.disabled": _("a webhook endpoint was disabled"),
+    "wallet.granted": _("coins were granted to an agent"),
+    "*": _("every type"),
+}
+
 
 class EndpointForm(forms.ModelForm[Endpoint]):
     events = forms.MultipleChoiceField(
-        choices=[(e, e) for e in services.EVENT_CHOICES],
+        choices=[
+            (e, format_lazy("{} — {}", e, EVENT_LABELS[e]) if e in EVENT_LABELS else e)
+            for e in services.EVENT_CHOICES
+        ],
         widget=forms.CheckboxSelectMultiple,
         label=_("Events"),
         help_text=_('"*" receives every type.'),

@@ -22,7 +22,9 @@ _TRANSLATE = re.compile(r"""\{%\s*translate\s+(["'])(.*?)\1""", re.S)
 _BLOCK = re.compile(r"\{%\s*blocktranslate\b(.*?)%\}(.*?)\{%\s*endblocktranslate\s*%\}", re.S)
 _PLURAL = re.compile(r"\{%\s*plural\s*%\}")
 _VAR = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-_PY = re.compile(r"""\b_\(\s*(["'])(.*?)\1\s*\)""", re.S)
+# The Python modules' translated strings: calls of these names on a string literal (a literal
+# may be split over lines, as `ruff format` leaves long ones).
+_PY_MARKERS = {"_", "gettext", "gettext_lazy", "gettext_noop"}
 
 
 @dataclass
@@ -44,8 +46,17 @@ def template_strings() -> set[tuple[str, str | None]]:
             parts = [_VAR.sub(r"%(\1)s", p) for p in _PLURAL.split(body)]
             found.add((parts[0], parts[1] if len(parts) > 1 else None))
     for path in sorted(APP.glob("*.py")):
-        for _, text in _PY.findall(path.read_text(encoding="utf-8")):
-            found.add((ast.literal_eval(f'"{text}"'), None))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name = getattr(node.func, "id", getattr(node.func, "attr", None))
+            first = node.args[0]
+            if (
+                name in _PY_MARKERS
+                and isinstance(first, ast.Constant)
+                and isinstance(first.value, str)
+            ):
+                found.add((first.value, None))
     return found
 
 
