@@ -18,6 +18,7 @@ The names below are the package's API; the modules' other names are its inner wo
 """
 
 from kpis.ingest.apply import (
+    APPLY_RUN_SECONDS,
     PendingBatch,
     apply_started,
     batches_apply,
@@ -33,6 +34,7 @@ from kpis.ingest.validate import CONFLICT_MESSAGE, body_hash, compact_json
 from kpis.ingest.void import event_void
 
 __all__ = [
+    "APPLY_RUN_SECONDS",
     "CONFLICT_MESSAGE",
     "IngestResult",
     "PendingBatch",

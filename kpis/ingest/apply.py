@@ -9,6 +9,7 @@ Changes that bring no events (a rule, a badge, an agent's move) take the same pa
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -70,6 +71,11 @@ def apply_started(tenant_id: int) -> None:
 
 
 APPLY_CHUNK = 200
+# A worker's run stops taking new groups after this long and queues the tenant's next run:
+# under sustained ingestion there is always another batch, and a run that never ends holds
+# its worker process from every other tenant until Celery's soft time limit kills it in the
+# middle of a group (bench/soak.py: 300 s, then SoftTimeLimitExceeded and the group redone).
+APPLY_RUN_SECONDS = 30.0
 RETRY_FIRST = timedelta(minutes=1)
 RETRY_MAX = timedelta(hours=1)
 # Errors of the infrastructure, not of a batch: the whole run fails and is tried again (the
@@ -119,7 +125,7 @@ def changes_announce(
     enqueue_apply(tenant.pk)
 
 
-def batches_apply(*, tenant_id: int) -> str:
+def batches_apply(*, tenant_id: int, budget_seconds: float | None = None) -> str:
     """Announce what pending batches touched, then mark them applied. Idempotent.
 
     One run per tenant at a time (advisory lock); a run takes every pending batch, so under
@@ -130,8 +136,14 @@ def batches_apply(*, tenant_id: int) -> str:
     Each group commits in its own transaction, so the tenant's apply lock (which requests
     such as adjustments wait on) is held for one group at a time — one recompute of
     everything at most — not for a whole chunk of them.
+
+    With `budget_seconds` (the worker's task: APPLY_RUN_SECONDS), no group is begun after that
+    long: the run queues the tenant's next one and returns, so other tenants' tasks get the
+    worker in between.
     """
     applied = failed = 0
+    cut_at = None if budget_seconds is None else time.monotonic() + budget_seconds
+    more = False
     while True:
         with transaction.atomic():
             buckets.advisory_lock(buckets.APPLY_LOCK, tenant_id)
@@ -155,8 +167,16 @@ def batches_apply(*, tenant_id: int) -> str:
             failed += len(failures)
             for batch, exc in failures:
                 _set_aside(tenant, batch, exc, now)
+        if cut_at is not None and time.monotonic() >= cut_at:
+            more = True
+            break
     outcome = f"applied {applied} batches" if applied else "nothing pending"
-    return f"{outcome}, {failed} failed" if failed else outcome
+    if failed:
+        outcome = f"{outcome}, {failed} failed"
+    if more:
+        enqueue_apply(tenant_id)
+        outcome = f"{outcome}, more pending: run queued"
+    return outcome
 
 
 def groups(batches: list[PendingBatch]) -> Iterator[list[PendingBatch]]:

@@ -9,7 +9,8 @@ import redis
 from django.conf import settings
 
 from config.celery import app as celery_app
-from kpis.ingest import batches_apply, events_ingest
+from kpis import ingest
+from kpis.ingest import batches_apply, changes_announce, events_ingest
 from kpis.models import IngestBatch
 from kpis.tasks import apply_pending
 
@@ -55,3 +56,20 @@ def test_twenty_batches_queue_one_task_until_it_starts(tenant, agent, broker):
     events_ingest(tenant=tenant, items=[call(99)])
     assert len(broker()) == 2
     assert batches_apply(tenant_id=tenant.pk) == "applied 1 batches"
+
+
+def test_a_worker_run_stops_after_its_budget_and_queues_the_next(
+    tenant, agent, broker, monkeypatch
+):
+    """Under sustained ingestion a run would never end (there is always another batch) and held
+    its worker from other tenants until Celery's soft time limit killed it mid-group."""
+    events_ingest(tenant=tenant, items=[call(1)])
+    changes_announce(tenant=tenant, everything=True)  # a rule change: a group of its own
+    events_ingest(tenant=tenant, items=[call(2)])
+    assert len(broker()) == 1
+    monkeypatch.setattr(ingest, "APPLY_RUN_SECONDS", 0)
+    assert apply_pending(tenant.pk) == "applied 1 batches, more pending: run queued"
+    assert IngestBatch.objects.filter(tenant=tenant, applied_at__isnull=True).count() == 2
+    assert len(broker()) == 2  # the next run, for the other tenants' tasks to go in between
+    # The queued run takes the rest; an in-process run (no budget) goes on to the end.
+    assert batches_apply(tenant_id=tenant.pk) == "applied 2 batches"
