@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext, gettext_lazy
+from rest_framework_api_key.models import APIKey
 
 from accounts import services
 from accounts.api.auth import forget_key
@@ -371,6 +372,13 @@ class ReadOnlyAdmin(TenantScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+# The key library's own concrete model and its admin: Gamify's keys are accounts.ApiKey
+# (per tenant, scoped, hashed; below). The library's table stays empty, and its admin page —
+# English only, with no tenant — would only mislead a manager.
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)
 
 
 @admin.register(Tenant)
