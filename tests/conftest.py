@@ -141,3 +141,12 @@ def count_queries() -> Callable[[Callable[[], Any]], int]:
         return len(ctx.captured_queries)
 
     return count
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium for a module's browser tests (tests/chromium.py)."""
+    from tests.chromium import launched  # Playwright only where a test asks for a browser
+
+    with launched() as chromium:
+        yield chromium

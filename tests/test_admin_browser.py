@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from gamify.management.commands.seed_demo import DEMO_PASSWORD
 from tests.embedded import EmbeddedServer, embedded_server
 from tests.test_admin_i18n import po_path
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, Console
+from tests.test_browser import Console
 from tests.widgets.catalogues import SIMPLIFIED_ONLY, read_po
 
 pytestmark = pytest.mark.slow
@@ -68,17 +68,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     with embedded_server(tmp_path_factory.mktemp("admin-i18n")) as server:
         out = server.manage("seed_demo", "--agents", str(AGENTS), "--days", "1")
         yield Demo(server, out.stdout)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 def manager_tab(browser: Browser, demo: Demo, locale: str) -> tuple[Page, Console]:

@@ -44,7 +44,13 @@ from core import localdates
 from gamify.widgets import formatting
 from kpis.formulas import BUILTIN
 from tests import test_tenant_matrix as matrix
-from tests.widgets.catalogues import LOCALES, SIMPLIFIED_ONLY, read_po, template_strings
+from tests.widgets.catalogues import (
+    LOCALES,
+    SIMPLIFIED_ONLY,
+    read_po,
+    strings_of_template,
+    template_strings,
+)
 from tests.widgets.catalogues import po_path as widget_po_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,9 +61,6 @@ BRANDS = {"Gamify"}  # a name, written the same in every language
 MARKERS = {"_", "gettext", "gettext_lazy", "gettext_noop", "ngettext", "ngettext_lazy"}
 
 _TRANSLATE = re.compile(r"""\{%\s*translate\s+(["'])(.*?)\1""", re.S)
-_BLOCK = re.compile(r"\{%\s*blocktranslate\b(.*?)%\}(.*?)\{%\s*endblocktranslate\s*%\}", re.S)
-_PLURAL = re.compile(r"\{%\s*plural\s*%\}")
-_VAR = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
 def po_path(locale: str) -> Path:
@@ -76,12 +79,7 @@ def source_strings() -> set[tuple[str, str | None]]:
         for path in sorted((ROOT / package).rglob("*.html")):
             if not _ours(path):
                 continue
-            source = path.read_text(encoding="utf-8")
-            for _, text in _TRANSLATE.findall(source):
-                found.add((text, None))
-            for _, body in _BLOCK.findall(source):
-                parts = [_VAR.sub(r"%(\1)s", p) for p in _PLURAL.split(body)]
-                found.add((parts[0], parts[1] if len(parts) > 1 else None))
+            found |= strings_of_template(path.read_text(encoding="utf-8"))
         for path in sorted((ROOT / package).rglob("*.py")):
             if not _ours(path):
                 continue

@@ -10,7 +10,6 @@ from playwright.sync_api import expect
 from tests.test_browser import (  # noqa: F401 - the fixtures, shared
     ADMIN_PASSWORD,
     ADMIN_USER,
-    browser,
     page,
     server,
 )

@@ -35,16 +35,20 @@ class Entry:
     fuzzy: bool = False
 
 
+def strings_of_template(source: str) -> set[tuple[str, str | None]]:
+    """(msgid, msgid_plural) of one template's {% translate %} and {% blocktranslate %}."""
+    found: set[tuple[str, str | None]] = {(text, None) for _, text in _TRANSLATE.findall(source)}
+    for _, body in _BLOCK.findall(source):
+        parts = [_VAR.sub(r"%(\1)s", p) for p in _PLURAL.split(body)]
+        found.add((parts[0], parts[1] if len(parts) > 1 else None))
+    return found
+
+
 def template_strings() -> set[tuple[str, str | None]]:
     """(msgid, msgid_plural) of every string the templates and views translate."""
     found: set[tuple[str, str | None]] = set()
     for path in sorted((APP / "templates").rglob("*.html")):
-        source = path.read_text(encoding="utf-8")
-        for _, text in _TRANSLATE.findall(source):
-            found.add((text, None))
-        for _, body in _BLOCK.findall(source):
-            parts = [_VAR.sub(r"%(\1)s", p) for p in _PLURAL.split(body)]
-            found.add((parts[0], parts[1] if len(parts) > 1 else None))
+        found |= strings_of_template(path.read_text(encoding="utf-8"))
     for path in sorted(APP.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call) or not node.args:

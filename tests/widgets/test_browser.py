@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.embedded import EmbeddedServer, embedded_server
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, Console
+from tests.test_browser import Console
 from tests.widgets.catalogues import SIMPLIFIED_ONLY
 
 pytestmark = pytest.mark.slow
@@ -59,17 +59,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     with embedded_server(tmp_path_factory.mktemp("widgets")) as server:
         out = server.manage("seed_demo", "--days", "2", "--base-url", server.base_url)
         yield Demo(server, out.stdout)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

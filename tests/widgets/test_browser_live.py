@@ -6,18 +6,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from bench.stack import wait_until
+from tests.chromium import launched
 from tests.integration.live import Live, live_stack
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -30,21 +28,6 @@ def calls(agent: str, n: int, tag: str) -> list[dict[str, Any]]:
          "agent": agent}
         for i in range(n)
     ]  # fmt: skip
-
-
-@contextmanager
-def chromium() -> Iterator[Browser]:
-    """Started inside the test, once the test database exists: Playwright's sync API runs an
-    event loop in this thread, where Django refuses to set a database up."""
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def api(live: Live, method: str, path: str, body: Any = None) -> Any:
@@ -66,7 +49,9 @@ def rank_today(tab: Page) -> Any:
 
 
 def test_own_and_other_agents_events_show_within_5_seconds(tmp_path):
-    with live_stack(tmp_path, timezone="UTC") as live, chromium() as browser:
+    # Chromium is started inside the test, once the test database exists: Playwright's sync
+    # API runs an event loop in this thread, where Django refuses to set a database up.
+    with live_stack(tmp_path, timezone="UTC") as live, launched() as browser:
         api(live, "PUT", "teams/t1", {"name": "Tier 1"})
         for ext, name in (("a1", "Ann Lee"), ("a2", "Bo Chen")):
             api(live, "PUT", f"agents/{ext}", {"display_name": name, "team": "t1"})
