@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from core import redis as redis_module
-from core.redis import get_redis, redis_key, run_script
+from core.redis import get_redis, mget_and_script, redis_key, run_script
 
 SCRIPT = "return {redis.call('GET', KEYS[1]), ARGV[1]}"
 
@@ -57,3 +57,27 @@ def test_a_forked_process_opens_its_own_connection(
     monkeypatch.setattr(redis_module.os, "getpid", lambda: -1)
     assert call(client) == [b"stored", b"arg"]
     assert redis_module._held.connection is not parent
+
+
+def pair(client: redis.Redis) -> tuple[list[bytes | None], list[bytes]]:
+    keys = [redis_key("script-test"), redis_key("script-missing")]
+    return mget_and_script(client, keys, SCRIPT, [redis_key("script-test")], ["arg"])
+
+
+def test_mget_and_script_loads_the_script_when_redis_does_not_know_it(
+    client: redis.Redis,
+) -> None:
+    client.script_flush()
+    assert pair(client) == ([b"stored", None], [b"stored", b"arg"])
+    assert client.script_exists(redis_module._sha(SCRIPT)) == [True]
+
+
+def test_mget_and_script_survives_a_killed_connection(client: redis.Redis) -> None:
+    assert pair(client) == ([b"stored", None], [b"stored", b"arg"])
+    held = redis_module._held.connection
+    assert held is not None
+    assert held._sock is not None
+    host, port = held._sock.getsockname()[:2]
+    assert client.client_kill_filter(addr=f"{host}:{port}") == 1
+    assert pair(client) == ([b"stored", None], [b"stored", b"arg"])
+    assert call(client) == [b"stored", b"arg"]  # and the connection serves the next read
