@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -88,23 +89,7 @@ def run_script(client: redis.Redis, script: str, keys: list[str], args: list[Any
     reopened and the call made once more.
     """
     command = ("EVALSHA", _sha(script), len(keys), *keys, *args)
-    connection = _held_connection(client)
-    try:
-        return _evalsha(connection, script, command)
-    except (redis.ConnectionError, redis.TimeoutError):
-        connection.disconnect()
-        return _evalsha(connection, script, command)
-
-
-def _evalsha(connection: Connection, script: str, command: tuple[Any, ...]) -> Any:
-    try:
-        connection.send_command(*command)
-        return connection.read_response()
-    except NoScriptError:  # a restarted or flushed Redis forgot it
-        connection.send_command("SCRIPT", "LOAD", script)
-        connection.read_response()
-        connection.send_command(*command)
-        return connection.read_response()
+    return _read_twice(client, lambda connection: _evalsha(connection, script, command))
 
 
 def mget_and_script(
@@ -114,12 +99,26 @@ def mget_and_script(
     connection (see `run_script`): (the values, the script's answer). Both only read, so a
     broken connection is reopened and the pair sent once more."""
     commands = [("MGET", *keys), ("EVALSHA", _sha(script), len(script_keys), *script_keys, *args)]
+    return _read_twice(client, lambda connection: _pair(connection, script, commands))
+
+
+def _read_twice[T](client: redis.Redis, read: Callable[[Connection], T]) -> T:
+    """`read` on this thread's held connection; once more on a reopened one if it broke (only
+    for reads, which are safe to repeat)."""
     connection = _held_connection(client)
     try:
-        return _pair(connection, script, commands)
+        return read(connection)
     except (redis.ConnectionError, redis.TimeoutError):
         connection.disconnect()
-        return _pair(connection, script, commands)
+        return read(connection)
+
+
+def _evalsha(connection: Connection, script: str, command: tuple[Any, ...]) -> Any:
+    try:
+        connection.send_command(*command)
+        return connection.read_response()
+    except NoScriptError:
+        return _load_and_resend(connection, script, command)
 
 
 def _pair(
@@ -133,9 +132,14 @@ def _pair(
         raise
     try:
         answer = connection.read_response()
-    except NoScriptError:  # a restarted or flushed Redis forgot it
-        connection.send_command("SCRIPT", "LOAD", script)
-        connection.read_response()
-        connection.send_command(*commands[1])
-        answer = connection.read_response()
+    except NoScriptError:
+        answer = _load_and_resend(connection, script, commands[1])
     return values, answer
+
+
+def _load_and_resend(connection: Connection, script: str, command: tuple[Any, ...]) -> Any:
+    """A restarted or flushed Redis forgot the script: load it, send the command again."""
+    connection.send_command("SCRIPT", "LOAD", script)
+    connection.read_response()
+    connection.send_command(*command)
+    return connection.read_response()
