@@ -258,3 +258,23 @@ def test_the_pages_queries_do_not_grow_with_badges_or_members(
     award(25, 2)
     many = [count_queries(lambda url=url: client.get(url)) for url in pages]
     assert many == few, (few, many)
+
+
+def test_the_point_rule_list_reads_the_kpi_names_once_whatever_its_length(
+    client, staff, tenant, agent, count_queries
+):
+    """The KPI column names each rule's KPI (a built-in's in the manager's language) from one
+    catalogue read per tenant on the page, not one per row."""
+    client.force_login(staff(tenant))
+    make_rule(tenant, kind="per_unit", kpi="contacts_handled", points=1)
+    url = "/admin/game/pointrule/"
+    client.get(url)  # warm: the session and the caches of a first request
+    few = count_queries(lambda: client.get(url))
+    for n in range(12):
+        make_rule(tenant, kind="per_unit", kpi="fcr", points=n + 2, name=f"FCR rule {n}")
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="fa")
+    assert page.status_code == 200
+    assert count_queries(lambda: client.get(url)) == few
+    cells = re.findall(r'<td class="field-kpi">([^<]*)</td>', page.content.decode())
+    assert len(cells) == 13
+    assert "fcr" not in cells  # the KPI's name, not its code
