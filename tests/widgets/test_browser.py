@@ -58,7 +58,25 @@ class Demo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     with embedded_server(tmp_path_factory.mktemp("widgets")) as server:
         out = server.manage("seed_demo", "--days", "2", "--base-url", server.base_url)
-        yield Demo(server, out.stdout)
+        demo = Demo(server, out.stdout)
+        _a_contact_each_now(demo)
+        yield demo
+
+
+def _a_contact_each_now(demo: Demo) -> None:
+    """One handled call per demo agent, now: the simulated history only reaches the hours that
+    have passed of the tenant's day (Asia/Shanghai), so just after its midnight (16:00 UTC)
+    today's boards were empty and the pages had no rows to show."""
+    agents = demo.api("GET", "/agents?limit=100").json()["results"]
+    now = datetime.now(UTC).isoformat()
+    events = [
+        {"event_id": f"browser-now-{a['external_id']}", "type": "interaction", "channel": "voice",
+         "occurred_at": now, "agent": a["external_id"], "answered": True, "talk_seconds": 120}
+        for a in agents
+    ]  # fmt: skip
+    posted = demo.api("POST", "/events", json={"events": events})
+    assert posted.status_code == 202, posted.text
+    assert posted.json()["accepted"] == len(events) >= 3
 
 
 @pytest.fixture
