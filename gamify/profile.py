@@ -25,12 +25,18 @@ def agent_profile(*, tenant: Tenant, agent: Agent) -> dict[str, Any]:
 
 
 def agent_own(
-    *, tenant: Tenant, agent: Agent, levels: list[tuple[int, str, int]] | None = None
+    *,
+    tenant: Tenant,
+    agent: Agent,
+    levels: list[tuple[int, str, int]] | None = None,
+    game: game_selectors.AgentGame | None = None,
 ) -> dict[str, Any]:
     """What only the agent's own changes move: points, level, badges, wallet. `levels`: the
-    tenant's level table, when the caller keeps it."""
-    points = game_selectors.points_totals(tenant=tenant, agent_id=agent.pk)
-    badges = game_selectors.agent_badges(tenant=tenant, agent_id=agent.pk)[:PROFILE_BADGES]
+    tenant's level table, when the caller keeps it; `game`: the agent's game read
+    (`agent_game` with at least PROFILE_BADGES badges), when the caller read it already."""
+    if game is None:
+        game = game_selectors.agent_game(tenant=tenant, agent_id=agent.pk, badges=PROFILE_BADGES)
+    points = game.points
     return {
         "agent": agent.external_id,
         "display_name": agent.display_name,
@@ -39,12 +45,12 @@ def agent_own(
         "level": game_selectors.level_info(tenant, int(points["lifetime"]), levels),
         "badges": [
             {
-                "code": a.badge.code,
-                "name": a.badge.name,
-                "icon": a.badge.icon,
-                "awarded_at": a.awarded_at.isoformat(),
+                "code": b.code,
+                "name": b.name,
+                "icon": b.icon,
+                "awarded_at": b.awarded_at.isoformat(),
             }
-            for a in badges
+            for b in game.badges[:PROFILE_BADGES]
         ],
         "wallet": {"balance": wallet_balance(tenant=tenant, agent_id=agent.pk)},
     }

@@ -2,8 +2,12 @@
 
 Pages are plain Django views (HTML, not the JSON API), so they resolve the token here and
 turn every failure into a small 401 page in the agent's language, never a stack trace.
-A resolved token is remembered in this process for `LOCAL_SECONDS`, so a page polling for
-changes costs no query to authenticate; a deactivated agent is refused within that time.
+A resolved token is remembered in this process, so a page polling for changes costs no query
+to authenticate: for `LOCAL_SECONDS` in the embedded default, and for `SHARED_SECONDS` where
+the version stamps are shared (Redis) — there a page that finds the tenant's epoch stamp newer
+than its viewer resolves the token again (`stale`): saving an agent (deactivating it) moves
+that stamp, so a deactivated agent is refused on its next poll. An expired token is refused
+on the first poll after its expiry either way.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from accounts.models import Agent, Team, Tenant
 LANGUAGES = ("en", "zh-hans", "zh-hant", "fa")
 RTL = frozenset({"fa"})
 LOCAL_SECONDS = 5.0
+SHARED_SECONDS = 60.0
 _resolved: dict[str, tuple[float, Viewer]] = {}
 
 
@@ -29,6 +34,8 @@ class Viewer:
     tenant: Tenant
     agent: Agent | None = None  # an agent's token: its card, leaderboard and store
     team: Team | None = None  # a team's token: its wallboard
+    expires: int = 0  # the token's expiry (Unix seconds)
+    resolved_ns: int = 0  # when it was resolved (time.time_ns(), as the version stamps)
 
     @property
     def key(self) -> str:
@@ -73,14 +80,21 @@ def request_language(request: HttpRequest, agent: Agent | None) -> str:
     return "en"
 
 
-def resolve(token: str | None) -> Viewer:
-    """The viewer a token stands for; WidgetDenied says why not."""
+def resolve(token: str | None, *, shared: bool = False) -> Viewer:
+    """The viewer a token stands for; WidgetDenied says why not. `shared`: the version stamps
+    are shared, so the caller checks the remembered viewer against the epoch (`stale`)."""
     if not token:
         raise WidgetDenied("missing")
     now = time.monotonic()
     cached = _resolved.get(token)
-    if cached is not None and now - cached[0] < LOCAL_SECONDS:
-        return cached[1]
+    keep = SHARED_SECONDS if shared else LOCAL_SECONDS
+    if cached is not None and now - cached[0] < keep:
+        viewer = cached[1]
+        if viewer.expires >= time.time():
+            return viewer
+        _resolved.pop(token, None)
+        lang = language(viewer.agent.locale) if viewer.agent else None
+        raise WidgetDenied("expired", lang)
     viewer = _resolve(token)
     if len(_resolved) > 20_000:
         _resolved.clear()
@@ -88,7 +102,21 @@ def resolve(token: str | None) -> Viewer:
     return viewer
 
 
+def stale(viewer: Viewer, epoch: int) -> bool:
+    """Whether the tenant's epoch stamp moved since `viewer` was resolved (its clock read
+    before the agent was: a save committed during the read stamps later). Hosts whose clocks
+    differ may miss a move by the difference; the viewer is then kept SHARED_SECONDS at most."""
+    return epoch >= viewer.resolved_ns
+
+
+def resolve_again(token: str) -> Viewer:
+    """The token resolved from the database, whatever this process remembered."""
+    _resolved.pop(token, None)
+    return resolve(token, shared=True)
+
+
 def _resolve(token: str) -> Viewer:
+    started_ns = time.time_ns()
     try:
         data = widget_token_payload(token)
     except signing.BadSignature as exc:
@@ -111,10 +139,10 @@ def _resolve(token: str) -> Viewer:
         team = Team.objects.select_related("tenant").filter(pk=team_id, tenant_id=tenant_id).first()
         if team is None:
             raise WidgetDenied("inactive")
-        return Viewer(tenant=team.tenant, team=team)
+        return Viewer(tenant=team.tenant, team=team, expires=data["e"], resolved_ns=started_ns)
     if agent is None or not agent.active:
         raise WidgetDenied("inactive", lang)
-    return Viewer(tenant=agent.tenant, agent=agent)
+    return Viewer(tenant=agent.tenant, agent=agent, expires=data["e"], resolved_ns=started_ns)
 
 
 def forget() -> None:

@@ -28,12 +28,12 @@ from gamify.contests.selectors import (
     standings_body,
 )
 from gamify.game.engine import level_table
-from gamify.game.models import PointAdjustment, PointAward, PointRule
-from gamify.game.selectors import period_days
+from gamify.game.models import PointRule
+from gamify.game.selectors import AgentGame, AwardLine, agent_game, period_days
 from gamify.leaderboards import live
 from gamify.leaderboards.boards import Board
 from gamify.leaderboards.service import agent_rank, current_periods, leaderboard, period_board
-from gamify.profile import agent_own
+from gamify.profile import PROFILE_BADGES, agent_own
 from gamify.wallet.selectors import redemption_list, reward_list, wallet_balance
 from gamify.widgets.models import anonymize_others
 from kpis.catalogue import kpi_catalogue
@@ -102,7 +102,10 @@ def card_own(*, tenant: Tenant, agent: Agent, epoch: int | None = None) -> dict[
     `epoch`: the tenant's epoch stamp when the caller read it (versions.py), which lets the
     tenant's tables and the agent's wins be kept in this process."""
     catalogue, levels = _tenant_tables(tenant, epoch or 0)
-    data = agent_own(tenant=tenant, agent=agent, levels=levels)
+    game = agent_game(
+        tenant=tenant, agent_id=agent.pk, badges=PROFILE_BADGES, window=period_days(tenant, "week")
+    )
+    data = agent_own(tenant=tenant, agent=agent, levels=levels, game=game)
     level = data["level"]
     lifetime = data["points"]["lifetime"]
     progress = 100
@@ -115,7 +118,7 @@ def card_own(*, tenant: Tenant, agent: Agent, epoch: int | None = None) -> dict[
         "level": {**level, "progress": progress},
         "badges": data["badges"][:6],
         "badge_count": len(data["badges"]),
-        "why": points_statement(tenant=tenant, agent=agent, catalogue=catalogue),
+        "why": points_statement(tenant=tenant, agent=agent, catalogue=catalogue, game=game),
         "wins": _wins(tenant, agent, epoch),
     }
 
@@ -193,28 +196,25 @@ def _wins(tenant: Tenant, agent: Agent, epoch: int | None = None) -> int:
 
 
 def points_statement(
-    *, tenant: Tenant, agent: Agent, catalogue: dict[str, Any] | None = None
+    *,
+    tenant: Tenant,
+    agent: Agent,
+    catalogue: dict[str, Any] | None = None,
+    game: AgentGame | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Today's and this week's points, line by line: awards rule by rule with the KPI figure
     that earned them, manual adjustments with their reason, late-event corrections.
 
     The lines of each section add up to the card's "today" and "this week" totals: awards
-    and adjustments are exactly the rows the day totals are summed from.
+    and adjustments are exactly the rows the day totals are summed from. `game`: the agent's
+    game read over this week's days, when the caller read it already.
     """
     today = local_today(tenant)
     week_first, week_after = period_days(tenant, "week")
-    awards = list(
-        PointAward.objects.for_tenant(tenant)
-        .filter(agent=agent, day__gte=week_first, day__lt=week_after)
-        .exclude(points=0)
-        .select_related("rule")
-        .order_by("-day", "rule__name")
-    )
-    adjustments = list(
-        PointAdjustment.objects.for_tenant(tenant)
-        .filter(agent=agent, day__gte=week_first, day__lt=week_after)
-        .order_by("-created_at")
-    )
+    if game is None:
+        game = agent_game(
+            tenant=tenant, agent_id=agent.pk, badges=0, window=(week_first, week_after)
+        )
     week_start_at = timezone.make_aware(
         datetime.combine(week_first, datetime.min.time()), tenant.tz
     )
@@ -225,22 +225,21 @@ def points_statement(
     )
     if catalogue is None:
         catalogue = kpi_catalogue(tenant)
-    figures = _kpi_figures(tenant, agent, awards, week_first, week_after, catalogue)
+    figures = _kpi_figures(tenant, agent, game.awards, week_first, week_after, catalogue)
     today_lines: list[dict[str, Any]] = []
     week_lines: list[dict[str, Any]] = []
-    for award in awards:
-        rule: PointRule = award.rule
-        value = figures.get((rule.kpi, rule.period, award.period_start))
+    for award in game.awards:
+        value = figures.get((award.kpi, award.rule_period, award.period_start))
         line = {
             "kind": "award",
-            "label": rule.name,
-            "kpi": catalogue[rule.kpi].name if rule.kpi in catalogue else rule.kpi,
+            "label": award.rule_name,
+            "kpi": catalogue[award.kpi].name if award.kpi in catalogue else award.kpi,
             "value": value,
             "points": award.points,
             "day": award.day,
         }
         (today_lines if award.day == today else week_lines).append(line)
-    for adjustment in adjustments:
+    for adjustment in game.adjustments:
         line = {
             "kind": "adjustment",
             "label": adjustment.reason,
@@ -265,20 +264,30 @@ def points_statement(
 def _kpi_figures(
     tenant: Tenant,
     agent: Agent,
-    awards: Iterable[PointAward],
+    awards: Iterable[AwardLine],
     first: date,
     after: date,
     catalogue: dict[str, Any],
 ) -> dict[tuple[str, str, date], float | None]:
-    """{(kpi, rule period, period start): the agent's KPI value over it}, in two queries."""
-    wanted = {(a.rule.kpi, a.rule.period, a.period_start) for a in awards}
-    if not wanted:
+    """{(kpi, rule period, period start): the agent's KPI value over it}, in at most two
+    queries: the day counters when a built-in KPI is wanted, the custom metrics when a custom
+    one is."""
+    wanted = {(a.kpi, a.rule_period, a.period_start) for a in awards}
+    known = {kpi: catalogue[kpi] for kpi, _, _ in wanted if kpi in catalogue}
+    if not known:
         return {}
     start = min([first, *(s for _, _, s in wanted)])
-    counters = agent_day_counters(tenant=tenant, agent_ids={agent.pk}, start=start, end=after)
-    metrics = agent_day_metrics(tenant=tenant, agent_ids={agent.pk}, start=start, end=after)
+    counters: dict[tuple[int, date], list[int]] = {}
+    metrics: dict[tuple[int, str, date], tuple[int, int]] = {}
+    if any(kpi.formula is not None for kpi in known.values()):
+        counters = agent_day_counters(tenant=tenant, agent_ids={agent.pk}, start=start, end=after)
+    if any(kpi.formula is None for kpi in known.values()):
+        metrics = agent_day_metrics(tenant=tenant, agent_ids={agent.pk}, start=start, end=after)
     out: dict[tuple[str, str, date], float | None] = {}
     for kpi, kind, period_start in wanted:
+        if kpi not in known:
+            out[(kpi, kind, period_start)] = None
+            continue
         p_first, p_after = period_days(tenant, kind, period_start)
         days = [d for (_, d) in counters if p_first <= d < p_after]
         sums = [sum(counters[(agent.pk, d)][i] for d in days) for i in range(len(COUNTERS))]
@@ -287,7 +296,7 @@ def _kpi_figures(
             if p_first <= d < p_after:
                 pv, pc = mine.get(code, (0, 0))
                 mine[code] = (pv + v, pc + c)
-        values = values_from(catalogue, sums, mine, subject="agent")
+        values = values_from({kpi: known[kpi]}, sums, mine, subject="agent")
         found = values.get(kpi)
         out[(kpi, kind, period_start)] = found.value if found else None
     return out

@@ -111,8 +111,9 @@ def _page(
     @require_GET
     @xframe_options_exempt
     def view(request: HttpRequest) -> HttpResponse:
+        token = request.GET.get("token")
         try:
-            viewer = access.resolve(request.GET.get("token"))
+            viewer = access.resolve(token, shared=versions.shared())
             if (viewer.team is not None) != team:
                 raise WidgetDenied(
                     "wrong-kind", access.language(viewer.agent.locale) if viewer.agent else None
@@ -131,6 +132,11 @@ def _page(
         if versions.shared():
             found = cache.get_many([*versions.keys(viewer.tenant.pk, agent_id), state_key])
             poll.stamps = versions.stamps(found, viewer.tenant.pk, agent_id)
+            if access.stale(viewer, poll.stamps[0]):
+                try:
+                    access.resolve_again(token or "")
+                except WidgetDenied as denied:
+                    return unauthorized(request, denied)
             last = found.get(state_key)
             asked = request.META.get("HTTP_IF_NONE_MATCH", "")
             if last and asked == last["etag"] and _still_good(kind, last, poll.stamps):
@@ -293,6 +299,11 @@ def _card(
     else:
         found = cache.get_many(names)
     stamps = versions.stamps(found, tenant.pk, agent.pk)
+    if access.stale(viewer, stamps[0]):  # an agent saved (deactivated?) since: ask again
+        try:
+            access.resolve_again(request.GET.get("token") or "")
+        except WidgetDenied as denied:
+            return unauthorized(request, denied)
     last = found.get(state_key)
     asked = request.META.get("HTTP_IF_NONE_MATCH", "")
     if last and asked == last["etag"] and stamps == last["stamps"]:

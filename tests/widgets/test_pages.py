@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 import time_machine
@@ -137,6 +137,34 @@ def test_tampered_missing_foreign_and_deactivated_tokens_are_401(page, agent, ou
     response = get(page, good)
     assert response.status_code == 401
     assert "no longer valid" in text(response)
+
+
+def test_a_remembered_token_is_refused_on_the_first_poll_after_deactivation_or_expiry(
+    agent, django_capture_on_commit_callbacks
+):
+    """Polls authenticate from this process's memory (no query), yet an agent deactivated
+    through a save (which moves the tenant's epoch stamp on commit) gets the 401 page on its
+    very next poll, and a token past its expiry on the first poll after it."""
+    good = token_for(agent, ttl=600)
+    assert get("/widgets/agent", good).status_code == 200
+    assert get("/widgets/store", good).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        agent.active = False
+        agent.save()
+    for page in ("/widgets/agent", "/widgets/store"):
+        response = get(page, good)
+        assert response.status_code == 401, page
+        assert "no longer valid" in text(response)
+
+    other = agent_upsert(
+        tenant=agent.tenant, external_id="a9", display_name="Cy", team_external_id="t1"
+    )[0]
+    short = token_for(other, ttl=30)
+    assert get("/widgets/agent", short).status_code == 200
+    with time_machine.travel(NOW + timedelta(seconds=31), tick=False):  # still remembered
+        response = get("/widgets/agent", short)
+    assert response.status_code == 401
+    assert "expired" in text(response)
 
 
 def test_widget_token_cannot_manage_or_read_another_wallet(agent, a2):
