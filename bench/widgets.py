@@ -18,10 +18,11 @@ does. Phases, each `--seconds` long:
      how many streams a sync worker pool serves, web CPU, 202 → change on the card.
 
     .venv/bin/python bench/widgets.py [--pages 500] [--seconds 40] [--web-workers 3]
-        [--widget-workers 0] [--roster 0] [--ceiling N] [--no-sse]
+        [--widget-workers 0] [--widget-threads 1] [--roster 0] [--ceiling N] [--no-sse]
 
-`--widget-workers N` serves the pages from a gunicorn of their own with N sync workers (the
-API and its ingestion keep `--web-workers`), as README's deployment notes run production.
+`--widget-workers N` serves the pages from a gunicorn of their own with N workers of
+`--widget-threads` threads (config/gunicorn.py, as README's deployment notes run production;
+the API and its ingestion keep `--web-workers` sync workers).
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres); the database `--database` (default
 `gamify_bench_widgets`) is dropped and recreated.
 """
@@ -46,7 +47,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest import percentile, recreate_database
-from bench.stack import ROOT, VENV_BIN, Redis, Stack, free_port, wait_until
+from bench.stack import ROOT, Redis, Stack, free_port, wait_until
 
 TZ = "Asia/Shanghai"
 POLL_SECONDS = 2.0
@@ -343,18 +344,13 @@ def warm(pages: list[Any], what: str, timeout: float = 180) -> None:
           f"{time.monotonic() - started:.0f} s", flush=True)  # fmt: skip
 
 
-def start_widgets_web(stack: Stack, workers: int) -> tuple[subprocess.Popen[bytes], int]:
-    """A gunicorn of the widget pages' own (the same app and settings, another port)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--log-level", "warning"],
-        cwd=ROOT,
-        env=stack.env,
-    )  # fmt: skip
-    stack.processes.append(process)
-    wait_until(lambda: http_ok(port, "/healthz"), timeout=90, what="the widgets' gunicorn")
-    return process, port
+def start_widgets_web(
+    stack: Stack, workers: int, threads: int
+) -> tuple[subprocess.Popen[bytes], int]:
+    """The widget pages' own gunicorn, as README's deployment runs it (config/gunicorn.py, the
+    same app and settings, `workers` processes of `threads` threads), on another port."""
+    port = stack.start_web(port=free_port(), workers=workers, threads=threads, name="widgets")
+    return stack.processes[-1], port
 
 
 def http_ok(port: int, path: str) -> bool:
@@ -408,6 +404,13 @@ def main() -> None:
     parser.add_argument(
         "--widget-workers", type=int, default=0, help="the pages' own gunicorn (0: the API's)"
     )
+    parser.add_argument(
+        "--widget-threads",
+        type=int,
+        default=1,
+        help="threads per widget worker (1: sync workers, what docker-compose.yml's widgets "
+        "service runs)",
+    )
     parser.add_argument("--no-sse", action="store_true", help="skip phase D")
     parser.add_argument("--database", default="gamify_bench_widgets")
     args = parser.parse_args()
@@ -432,7 +435,9 @@ def main() -> None:
         roots = {"gunicorn": web, "Celery": worker}
         page_port = stack.port
         if args.widget_workers:
-            widgets_web, page_port = start_widgets_web(stack, args.widget_workers)
+            widgets_web, page_port = start_widgets_web(
+                stack, args.widget_workers, args.widget_threads
+            )
             roots["widgets"] = widgets_web.pid
         rule = {"name": "Per contact", "kpi": "contacts_handled", "kind": "per_unit", "points": 1}
         assert api.request("POST", "/api/v1/point-rules", rule)[0] == 201
@@ -521,8 +526,8 @@ def main() -> None:
 
     print()
     where = (
-        f"their own gunicorn ({args.widget_workers} sync workers; the API "
-        f"{args.web_workers})" if args.widget_workers
+        f"their own gunicorn ({args.widget_workers} workers × {args.widget_threads} "
+        f"threads; the API {args.web_workers} sync)" if args.widget_workers
         else f"the API's gunicorn ({args.web_workers} sync workers)"
     )  # fmt: skip
     print(
