@@ -153,6 +153,24 @@ def make_batch(rng: random.Random, prefix: str, batch: int, agents: int) -> list
     return events
 
 
+def seed_batch(agents: int) -> list[dict[str, Any]]:
+    """A call and a survey for every agent, a quarter of an hour ago: every board the soak
+    reads or moves has each agent on it before the load starts (a floor at work), so what
+    the soak's RSS and Redis figures show is what the load adds, not the first events of a
+    new tenant's day."""
+    at = (datetime.now(UTC) - timedelta(minutes=15)).isoformat()
+    events: list[dict[str, Any]] = []
+    for a in range(agents):
+        agent = f"soak-{a:04d}"
+        events.append({"event_id": f"seed-call-{a}", "type": "interaction", "occurred_at": at,
+                       "agent": agent, "channel": "voice", "answered": True,
+                       "abandoned": False, "wait_seconds": 10, "talk_seconds": 200,
+                       "resolved_first_contact": True})  # fmt: skip
+        events.append({"event_id": f"seed-survey-{a}", "type": "survey", "occurred_at": at,
+                       "agent": agent, "csat": 4})  # fmt: skip
+    return events
+
+
 def post_events(port: int, key: str, rate: float, batch: int, agents: int, poster: int,
                 senders: int, deadline: float, queue: Any) -> None:  # fmt: skip
     """A platform sending its events as they happen: a batch falls due every batch/rate
@@ -316,18 +334,19 @@ def widget_loop(port: int, tokens: list[str], interval: float, deadline: float,
 
 
 def burst(args: tuple[int, str, int, int, float]) -> int:
-    """The ceiling: batches of 1000 back to back until the deadline; returns events sent."""
+    """The ceiling: batches of 1000 back to back until the deadline; returns events sent.
+
+    The batches are the soak's own mix (`make_batch`: calls and surveys), so the ceiling is
+    the rate of the traffic the soak sends, and every board the soak moves (the surveys'
+    CSAT ones too) exists before its start, as on a floor that has been working."""
     port, key, client, agents, deadline = args
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    rng = random.Random(-1 - client)
     sent, n = 0, 0
-    at = (datetime.now(UTC) - timedelta(minutes=30)).isoformat()
     while time.monotonic() < deadline:
-        events = [{"event_id": f"ceiling-{client}-{n + i}", "type": "interaction",
-                   "occurred_at": at, "agent": f"soak-{(n + i) % agents:04d}",
-                   "answered": True, "talk_seconds": 200, "wait_seconds": 10}
-                  for i in range(1000)]  # fmt: skip
-        n += 1000
+        events = make_batch(rng, f"ceiling-{client}-{n}", 1000, agents)
+        n += 1
         status, body, _ = request(conn, "POST", "/api/v1/events", headers,
                                   json.dumps({"events": events}).encode())  # fmt: skip
         if status != 202:
@@ -390,13 +409,19 @@ def redis_memory(redis: Redis) -> dict[str, Any]:
         if not client.info("keyspace").get(f"db{db}"):
             continue
         scoped = redis_py.Redis(port=redis.port, db=db)
-        for raw in scoped.scan_iter(count=1000):
-            name = raw.decode(errors="replace")
-            family = f"db{db} " + re.sub(r"\d+", "#", name)
+        names = list(scoped.scan_iter(count=1000))
+        # One round trip for every key's TTL and type (a key at a time held the soak's
+        # parent for seconds under load, its reports from the clients left unread).
+        pipe = scoped.pipeline(transaction=False)
+        for raw in names:
+            pipe.ttl(raw)
+            pipe.type(raw)
+        answers = pipe.execute()
+        for raw, ttl, kind in zip(names, answers[::2], answers[1::2], strict=True):
+            family = f"db{db} " + re.sub(r"\d+", "#", raw.decode(errors="replace"))
             families[family] += 1
-            if scoped.ttl(raw) == -1:
+            if ttl == -1:
                 no_ttl[family] += 1
-            kind = scoped.type(raw)
             if kind in (b"list", b"stream"):
                 length = scoped.llen(raw) if kind == b"list" else scoped.xlen(raw)
                 lengths[family] = lengths.get(family, 0) + int(length)
@@ -475,7 +500,7 @@ def main() -> None:
     parser.add_argument(
         "--widget-workers",
         type=int,
-        default=2,
+        default=3,
         help="the widgets' own gunicorn workers (0: served by the API's)",
     )
     parser.add_argument(
@@ -533,6 +558,12 @@ def main() -> None:
             status, reply, _ = request(conn, "POST", "/api/v1/widget-tokens", auth, body)
             assert status == 201, reply
             tokens.append(json.loads(reply)["token"])
+        seed = seed_batch(args.agents)
+        for offset in range(0, len(seed), 1000):
+            body = json.dumps({"events": seed[offset : offset + 1000]}).encode()
+            status, reply, _ = request(conn, "POST", "/api/v1/events", auth, body)
+            assert status == 202, reply[:300]
+            assert json.loads(reply)["rejected"] == [], reply[:300]
         status_conn = conn
         widgets_served = (
             f"the widgets on their own {args.widget_workers} sync workers (nice {args.widget_nice})"
@@ -556,7 +587,7 @@ def main() -> None:
             ceiling = sent / (time.monotonic() - started)
             print(f"ceiling: {ceiling:,.0f} events/s accepted; waiting for the backlog…",
                   flush=True)  # fmt: skip
-            wait_until(lambda: pending(stack.port, key) == 0, timeout=180, what="the burst applied")
+        wait_until(lambda: pending(stack.port, key) == 0, timeout=180, what="the backlog applied")
         rate = ceiling / 2
         before = raw_events(database_url)
 
@@ -566,15 +597,17 @@ def main() -> None:
               f"{args.readers} readers (think {args.think} s), {len(tokens)} agent cards "
               f"polling every {args.widget_interval:g} s", flush=True)  # fmt: skip
         # Every board the clients read is read once (and so filled in Redis, to be kept live
-        # from then on) and every card is opened once (the page, as a browser first loads it).
+        # from then on) and every card is opened (the page and its first poll, as a browser
+        # does): the soak starts on a floor at work, every agent on every board (the seed).
         for metric in ["points", *KPIS]:
             for period in ("day", "week", "month"):
                 path = f"/api/v1/leaderboards?metric={metric}&period={period}"
                 wait_until(partial(board_live, conn, key, path), timeout=60, what=path)
         widget_conn = http.client.HTTPConnection("127.0.0.1", widget_port, timeout=60)
-        for token in tokens:
-            status, reply, _ = request(widget_conn, "GET", WIDGET_PAGE.format(token=token), {})
-            assert status == 200, (status, reply[:300])
+        for token in tokens:  # the page, then its first poll, as widgets.js does
+            for template in (WIDGET_PAGE, WIDGET_POLL):
+                status, reply, _ = request(widget_conn, "GET", template.format(token=token), {})
+                assert status == 200, (status, reply[:300])
         rss_points = [("start", rss(stack, redis))]
         redis_points = [("start", redis_memory(redis))]
         queue: Any = multiprocessing.Queue()

@@ -48,7 +48,7 @@ OWN_SECONDS = 30
 QUIET_NS = 2_000_000_000
 # The card's own part, also kept in this process (most polls of a card find it here, saving
 # a cache round trip per rendering).
-_own: dict[str, tuple[dict[str, Any], str, float]] = {}
+_own: dict[str, tuple[dict[str, Any], str, float, str]] = {}
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\*\.[A-Za-z0-9.-]+$")
 PERIODS = ("day", "week", "month")
 
@@ -231,23 +231,30 @@ def _card_version() -> str:
 def _card_own(
     tenant: Tenant, agent: Any, stamps: tuple[int, int, int]
 ) -> tuple[dict[str, Any], str, float]:
-    """(the card's own part, its digest, when it was read), kept per agent version (and the
-    tenant's epoch, and the day) in this process and the cache for OWN_SECONDS."""
+    """(the card's own part, its digest, when it was read), kept for OWN_SECONDS in this
+    process and the cache under one key per agent, with the version it was read at (the
+    agent's stamp, the tenant's epoch, the day): a newer version replaces it in place, so
+    what is kept is bounded by the agents shown, not by their versions over the TTL."""
     epoch, _tenant, mine = stamps
-    own_key = f"widgets:c2:{tenant.pk}:{agent.pk}:{mine}:{epoch}:{local_today(tenant)}"
+    own_key = f"widgets:c3:{tenant.pk}:{agent.pk}"
+    version = f"{mine}:{epoch}:{local_today(tenant)}"
     now = time.time()
-    kept = _own.get(own_key)
-    if kept is None or now - kept[2] >= OWN_SECONDS:
+
+    def fresh(kept: Any) -> bool:
+        return kept is not None and kept[3] == version and now - kept[2] < OWN_SECONDS
+
+    kept: Any = _own.get(own_key)
+    if not fresh(kept):
         kept = cache.get(own_key)
-        if kept is None or now - kept[2] >= OWN_SECONDS:
+        if not fresh(kept):
             own = selectors.card_own(tenant=tenant, agent=agent, epoch=epoch)
             digest = hashlib.blake2b(repr(own).encode(), digest_size=12).hexdigest()
-            kept = (own, digest, now)
+            kept = (own, digest, now, version)
             cache.set(own_key, kept, OWN_SECONDS)
-        if len(_own) > 5000:
+        if len(_own) > 5000 and own_key not in _own:
             _own.clear()
         _own[own_key] = kept
-    return kept
+    return kept[0], kept[1], kept[2]
 
 
 def _card_etag(

@@ -349,6 +349,30 @@ def test_polling_answers_304_until_something_changes(played, tenant, django_asse
     assert re.search(r"Points today\s+32\b", text(moved))
 
 
+def test_a_card_keeps_one_copy_of_its_own_part_whatever_its_versions(played, tenant):
+    # The own part is kept per agent, the newest version replacing the last: a card whose
+    # agent moves at every poll keeps one entry in the worker and one in the cache, not one
+    # per version for OWN_SECONDS (which grew a widget worker and Redis through a soak).
+    from django.core.cache import cache
+
+    from gamify.widgets import versions, views
+
+    views._own.clear()
+    token = token_for(played)
+    client = Client()
+    for n, expected in enumerate((25, 26, 27, 28)):
+        if n:
+            game.points_adjust(tenant=tenant, agent=played, points=1, reason="Save", actor="t")
+            versions.bump(tenant.pk, [played.pk])
+        page = client.get("/widgets/agent", {"token": token, "fragment": "1"})
+        assert page.status_code == 200
+        assert re.search(rf"Points today\s+{expected}\b", text(page))
+    assert list(views._own) == [f"widgets:c3:{tenant.pk}:{played.pk}"]
+    assert cache.get(f"widgets:c3:{tenant.pk}:{played.pk}")[3] == views._own[
+        f"widgets:c3:{tenant.pk}:{played.pk}"
+    ][3]
+
+
 def test_another_agents_event_moves_my_rank_at_the_next_poll(
     played, tenant, a2, django_assert_num_queries
 ):
