@@ -1,9 +1,11 @@
 """Soak (issue 19): everything at once for a few minutes, and what it leaves behind.
 
 PostgreSQL + a private Redis + gunicorn (config/gunicorn.py's workers and threads) + the plain
-Celery worker + beat, on loopback. After measuring the ingest ceiling (a short burst of batches
-of 1000 from 4 clients, or `--ceiling` taken from bench/ingest.py), it runs at the same time,
-for `--minutes`:
+Celery worker + beat, on loopback. It seeds a floor at work (a call and a survey for every
+agent, so every board the soak moves has every agent on it; every card opened, its page and
+first poll), measures the ingest ceiling (a burst of the soak's own batches of 1000 from 4
+clients, or `--ceiling` taken from bench/ingest.py), then runs at the same time, for
+`--minutes`:
 * events at half that ceiling, as a platform sends them: batches of `--batch` (1000, the API's
   limit) falling due at that rate whatever became of the last one, taken by `--posters` ×
   `--senders` connections (a batch no sender could take before the deadline is counted, not
@@ -430,6 +432,10 @@ def redis_memory(redis: Redis) -> dict[str, Any]:
         "fragmentation": info.get("mem_fragmentation_ratio"),
         "allocated": info.get("allocator_allocated"), "active": info.get("allocator_active"),
         "resident": info.get("allocator_resident"),
+        # Part of used_memory: the connections' query and reply buffers (a pool that opens
+        # more connections under load grows used_memory without a key more).
+        "clients": info.get("mem_clients_normal"),
+        "connections": client.info("clients").get("connected_clients"),
         "keys": sum(families.values()), "families": families, "no_ttl": no_ttl,
         "lengths": lengths,
     }  # fmt: skip
@@ -438,13 +444,15 @@ def redis_memory(redis: Redis) -> dict[str, Any]:
 def describe_redis(start: dict[str, Any], end: dict[str, Any]) -> list[str]:
     mib = 2**20
     lines = [f"  {'':<22} {'start':>10} {'end':>10}"]
-    for name, label in (("used", "used_memory"), ("rss", "used_memory_rss"),
+    for name, label in (("used", "used_memory"), ("clients", " of it client buffers"),
+                        ("rss", "used_memory_rss"),
                         ("allocated", "allocator allocated"), ("active", "allocator active"),
                         ("resident", "allocator resident")):  # fmt: skip
         if start.get(name) is not None and end.get(name) is not None:
             lines.append(f"  {label:<22} {start[name] / mib:8.1f}Mi {end[name] / mib:8.1f}Mi")
     frag = "fragmentation ratio"
     lines.append(f"  {frag:<22} {start['fragmentation']:10} {end['fragmentation']:10}")
+    lines.append(f"  {'connections':<22} {start['connections']:10} {end['connections']:10}")
     lines.append(f"  {'keys':<22} {start['keys']:10,d} {end['keys']:10,d}")
     for family in sorted(set(start["families"]) | set(end["families"])):
         a, b = start["families"].get(family, 0), end["families"].get(family, 0)
