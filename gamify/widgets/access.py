@@ -109,6 +109,15 @@ def stale(viewer: Viewer, epoch: int) -> bool:
     return epoch >= viewer.resolved_ns
 
 
+def recheck(viewer: Viewer, token: str | None, epoch: int) -> None:
+    """A remembered viewer checked against the tenant's epoch stamp read with the page's
+    other stamps: when it moved since the viewer was resolved (an agent saved — this one
+    deactivated, perhaps), the token is resolved again from the database; WidgetDenied when
+    it no longer stands. Every page that trusts a remembered viewer asks this."""
+    if stale(viewer, epoch):
+        resolve_again(token or "")
+
+
 def resolve_again(token: str) -> Viewer:
     """The token resolved from the database, whatever this process remembered."""
     _resolved.pop(token, None)

@@ -132,16 +132,16 @@ def _page(
         if versions.shared():
             found = cache.get_many([*versions.keys(viewer.tenant.pk, agent_id), state_key])
             poll.stamps = versions.stamps(found, viewer.tenant.pk, agent_id)
-            if access.stale(viewer, poll.stamps[0]):
-                try:
-                    access.resolve_again(token or "")
-                except WidgetDenied as denied:
-                    return unauthorized(request, denied)
+            try:
+                access.recheck(viewer, token, poll.stamps[0])
+            except WidgetDenied as denied:
+                return unauthorized(request, denied)
             last = found.get(state_key)
             asked = request.META.get("HTTP_IF_NONE_MATCH", "")
             if last and asked == last["etag"] and _still_good(kind, last, poll.stamps):
                 return _secure(_not_modified(last["etag"]), viewer.tenant)
-        html, etag = _render(request, viewer, kind, build, poll, lang, fragment)
+        html = _render(request, viewer, kind, build, poll, lang, fragment)
+        etag = _html_etag(html)
         if poll.stamps is not None:
             state = {"etag": etag, "stamps": poll.stamps, "at": time.time()}
             cache.set(state_key, state, STATE_SECONDS)
@@ -164,8 +164,8 @@ def _render(
     poll: Poll,
     lang: str,
     fragment: bool,
-) -> tuple[str, str]:
-    """The page (or its live region) in the viewer's language, and its ETag."""
+) -> str:
+    """The page (or its live region) in the viewer's language."""
     with translation.override(lang):
         context = {
             "lang": lang,
@@ -177,8 +177,12 @@ def _render(
             **build(request, viewer, poll),
         }
         template = f"widgets/{kind}{'_live' if fragment else ''}.html"
-        html = render_to_string(template, context, request=request)
-    return html, '"' + hashlib.blake2b(html.encode(), digest_size=12).hexdigest() + '"'
+        return render_to_string(template, context, request=request)
+
+
+def _html_etag(html: str) -> str:
+    """The ETag of a page whose versions say nothing finer: a digest of what it shows."""
+    return '"' + hashlib.blake2b(html.encode(), digest_size=12).hexdigest() + '"'
 
 
 def _still_good(kind: str, last: dict[str, Any], stamps: tuple[int, int, int]) -> bool:
@@ -306,11 +310,10 @@ def _card(
     else:
         found = cache.get_many(names)
     stamps = versions.stamps(found, tenant.pk, agent.pk)
-    if access.stale(viewer, stamps[0]):  # an agent saved (deactivated?) since: ask again
-        try:
-            access.resolve_again(request.GET.get("token") or "")
-        except WidgetDenied as denied:
-            return unauthorized(request, denied)
+    try:
+        access.recheck(viewer, request.GET.get("token"), stamps[0])
+    except WidgetDenied as denied:
+        return unauthorized(request, denied)
     last = found.get(state_key)
     asked = request.META.get("HTTP_IF_NONE_MATCH", "")
     if last and asked == last["etag"] and stamps == last["stamps"]:
@@ -339,7 +342,7 @@ def _card(
         return _standings_answer(standings, lang, etag, tenant)
     poll = Poll(stamps)
     poll.standings = standings
-    html, _html_etag = _render(
+    html = _render(
         request, viewer, "agent", lambda *_: {"card": {**own, **standings}}, poll, lang, fragment
     )
     response = HttpResponse(html)
@@ -449,10 +452,12 @@ def agent_events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
                     if poll.standings == sent_standings:
                         sent, render = (sent_etag, stamps, sent_standings), False
             if render:
-                html, etag = _render(request, viewer, "agent", _agent, poll, lang, True)
+                html = _render(request, viewer, "agent", _agent, poll, lang, True)
                 if stamps is not None and poll.standings is not None:  # the polls' ETag
                     digest = _card_own(viewer.tenant, viewer.agent, stamps)[1]
                     etag = _card_etag(viewer.tenant, digest, lang, True, poll.standings)
+                else:
+                    etag = _html_etag(html)
                 if sent is None or etag != sent[0]:
                     lines = "".join(f"data: {line}\n" for line in html.splitlines())
                     yield f"id: {etag.strip(chr(34))}\nevent: change\n{lines}\n"
