@@ -110,8 +110,9 @@ def agent_panel(agent: Agent) -> WeekPanel:
     tenant = agent.tenant
     week = this_week(tenant)
     first, after = game_selectors.period_days(tenant, "week")
-    totals = game_selectors.points_totals(tenant=tenant, agent_id=agent.pk)
-    points = {kind: totals[kind] for kind in ("day", "week", "month", "lifetime")}
+    # The same one-statement read as the agent's card and profile: one way to these totals.
+    game = game_selectors.agent_game(tenant=tenant, agent_id=agent.pk, badges=BADGES_SHOWN)
+    points = {kind: game.points[kind] for kind in ("day", "week", "month", "lifetime")}
     awards = BadgeAward.objects.for_tenant(tenant).filter(agent_id=agent.pk)
     return WeekPanel(
         period=week,
@@ -119,10 +120,7 @@ def agent_panel(agent: Agent) -> WeekPanel:
         last_day=after.fromordinal(after.toordinal() - 1),
         kpis=kpi_rows(tenant, agent_kpis(tenant=tenant, agent=agent, period=week)),
         points=points,
-        badges=[
-            BadgeRow(a.badge.name, a.badge.icon, agent.display_name, a.awarded_at)
-            for a in game_selectors.agent_badges(tenant=tenant, agent_id=agent.pk)[:BADGES_SHOWN]
-        ],
+        badges=[BadgeRow(b.name, b.icon, agent.display_name, b.awarded_at) for b in game.badges],
         badges_this_week=awards.filter(awarded_at__gte=week.start, awarded_at__lt=week.end).count(),
         badges_total=awards.count(),
     )

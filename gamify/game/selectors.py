@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import Agent, Tenant
@@ -31,19 +31,6 @@ def period_days(tenant: Tenant, kind: str, day: date | None = None) -> tuple[dat
     return period_bounds(
         kind, day or local_today(tenant), tz=tenant.tz, week_start=tenant.week_start
     )
-
-
-def points_totals(*, tenant: Tenant, agent_id: int) -> dict[str, int]:
-    """Lifetime and current day, week and month points of one agent (one query)."""
-    # Aliases must not be field names ("day"): an aggregate's alias would shadow the field.
-    aggregates: dict[str, Any] = {"p_lifetime": Coalesce(Sum("points"), 0)}
-    for kind in POINT_PERIODS:
-        first, after = period_days(tenant, kind)
-        aggregates[f"p_{kind}"] = Coalesce(
-            Sum("points", filter=Q(day__gte=first, day__lt=after)), 0
-        )
-    sums = AgentDayPoints.objects.filter(tenant=tenant, agent_id=agent_id).aggregate(**aggregates)
-    return {name.removeprefix("p_"): int(value) for name, value in sums.items()}
 
 
 @dataclass(frozen=True)

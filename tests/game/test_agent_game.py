@@ -11,10 +11,12 @@ from datetime import date
 
 import pytest
 import time_machine
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 
 from accounts.services import agent_upsert
 from gamify.game import selectors, services
-from gamify.game.models import PointAdjustment, PointAward
+from gamify.game.models import AgentDayPoints, PointAdjustment, PointAward
 from tests.game.support import call, ingest, local, make_badge, make_rule
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +44,19 @@ def _orm(tenant, agent):  # each part read the ORM's way, as before agent_game
         (b.badge.code, b.badge.name, b.badge.icon, b.awarded_at)
         for b in selectors.agent_badges(tenant=tenant, agent_id=agent.pk)[:20]
     ]
-    return selectors.points_totals(tenant=tenant, agent_id=agent.pk), badges, awards, adjustments
+    return _points_totals(tenant, agent), badges, awards, adjustments
+
+
+def _points_totals(tenant, agent) -> dict[str, int]:
+    """Lifetime and current day, week and month points, the ORM's way (one aggregate)."""
+    aggregates = {"p_lifetime": Coalesce(Sum("points"), 0)}
+    for kind in selectors.POINT_PERIODS:
+        first, after = selectors.period_days(tenant, kind)
+        aggregates[f"p_{kind}"] = Coalesce(
+            Sum("points", filter=Q(day__gte=first, day__lt=after)), 0
+        )
+    sums = AgentDayPoints.objects.filter(tenant=tenant, agent=agent).aggregate(**aggregates)
+    return {name.removeprefix("p_"): int(value) for name, value in sums.items()}
 
 
 def test_agent_game_equals_the_orm_reads_part_by_part(tenant, outsider, agent):

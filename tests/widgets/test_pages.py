@@ -368,9 +368,10 @@ def test_a_card_keeps_one_copy_of_its_own_part_whatever_its_versions(played, ten
         assert page.status_code == 200
         assert re.search(rf"Points today\s+{expected}\b", text(page))
     assert list(views._own) == [f"widgets:c3:{tenant.pk}:{played.pk}"]
-    assert cache.get(f"widgets:c3:{tenant.pk}:{played.pk}")[3] == views._own[
-        f"widgets:c3:{tenant.pk}:{played.pk}"
-    ][3]
+    assert (
+        cache.get(f"widgets:c3:{tenant.pk}:{played.pk}")[3]
+        == views._own[f"widgets:c3:{tenant.pk}:{played.pk}"][3]
+    )
 
 
 def test_another_agents_event_moves_my_rank_at_the_next_poll(
