@@ -267,6 +267,35 @@ def read_loop(port: int, key: str, clients: int, agents: int, think: float, dead
     recorder.maybe_report(force=True)
 
 
+def first_reads(port: int, key: str, clients: int, agents: int) -> None:
+    """Each of the `clients` readers' first requests, all at once — one of every kind the
+    soak reads: the floor's readers are at work when the soak starts (their connections
+    open, the web and Redis pools at the size that concurrency takes)."""
+    barrier = threading.Barrier(clients)
+    failures: list[str] = []
+
+    def client(n: int) -> None:
+        rng = random.Random(-1000 - n)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        barrier.wait()
+        for name, template in READER_REQUESTS:
+            path = template.format(agent=f"soak-{rng.randrange(agents):04d}",
+                                   period=rng.choice(["day", "week", "month"]),
+                                   kpi=rng.choice(KPIS))  # fmt: skip
+            status, body, _ = request(conn, "GET", path, {"Authorization": f"Bearer {key}"})
+            if status != 200:
+                failures.append(f"{name} {status} {body[:200]!r}")
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise RuntimeError(f"first reads failed: {failures[:3]}")
+
+
 def widget_loop(port: int, tokens: list[str], interval: float, deadline: float,
                 queue: Any) -> None:  # fmt: skip
     """len(tokens) open agent cards, each polling its live region every `interval` s with
@@ -406,22 +435,30 @@ def redis_memory(redis: Redis) -> dict[str, Any]:
     info = client.info("memory")
     families: Counter[str] = Counter()
     no_ttl: Counter[str] = Counter()
+    sizes: Counter[str] = Counter()  # bytes, MEMORY USAGE of each key
     lengths: dict[str, int] = {}
     for db in range(16):
         if not client.info("keyspace").get(f"db{db}"):
             continue
         scoped = redis_py.Redis(port=redis.port, db=db)
         names = list(scoped.scan_iter(count=1000))
-        # One round trip for every key's TTL and type (a key at a time held the soak's
-        # parent for seconds under load, its reports from the clients left unread).
-        pipe = scoped.pipeline(transaction=False)
-        for raw in names:
-            pipe.ttl(raw)
-            pipe.type(raw)
-        answers = pipe.execute()
-        for raw, ttl, kind in zip(names, answers[::2], answers[1::2], strict=True):
+        # TTL, type and size of 100 keys per round trip: a key at a time held the soak's
+        # parent for seconds under load (its reports from the clients left unread), and all
+        # keys at once grew Redis' own buffers — the instrument weighing on what it measures.
+        answers: list[Any] = []
+        for offset in range(0, len(names), 100):
+            pipe = scoped.pipeline(transaction=False)
+            for raw in names[offset : offset + 100]:
+                pipe.ttl(raw)
+                pipe.type(raw)
+                pipe.memory_usage(raw)
+            answers += pipe.execute()
+        for raw, ttl, kind, size in zip(
+            names, answers[::3], answers[1::3], answers[2::3], strict=True
+        ):
             family = f"db{db} " + re.sub(r"\d+", "#", raw.decode(errors="replace"))
             families[family] += 1
+            sizes[family] += int(size or 0)
             if ttl == -1:
                 no_ttl[family] += 1
             if kind in (b"list", b"stream"):
@@ -436,7 +473,9 @@ def redis_memory(redis: Redis) -> dict[str, Any]:
         # more connections under load grows used_memory without a key more).
         "clients": info.get("mem_clients_normal"),
         "connections": client.info("clients").get("connected_clients"),
-        "keys": sum(families.values()), "families": families, "no_ttl": no_ttl,
+        # What each connection did last (CLIENT LIST's cmd): whose connections they are.
+        "by_command": Counter(c.get("cmd", "?") for c in client.client_list()),
+        "keys": sum(families.values()), "families": families, "no_ttl": no_ttl, "sizes": sizes,
         "lengths": lengths,
     }  # fmt: skip
 
@@ -453,12 +492,21 @@ def describe_redis(start: dict[str, Any], end: dict[str, Any]) -> list[str]:
     frag = "fragmentation ratio"
     lines.append(f"  {frag:<22} {start['fragmentation']:10} {end['fragmentation']:10}")
     lines.append(f"  {'connections':<22} {start['connections']:10} {end['connections']:10}")
+    commands = sorted(set(start["by_command"]) | set(end["by_command"]))
+    lines.append(
+        "    by last command: "
+        + ", ".join(
+            f"{c} {start['by_command'].get(c, 0)} → {end['by_command'].get(c, 0)}" for c in commands
+        )
+    )
     lines.append(f"  {'keys':<22} {start['keys']:10,d} {end['keys']:10,d}")
     for family in sorted(set(start["families"]) | set(end["families"])):
         a, b = start["families"].get(family, 0), end["families"].get(family, 0)
         ttl = end["no_ttl"].get(family, 0)
         length = end["lengths"].get(family)
-        extra = f", {ttl} without TTL" if ttl else ""
+        kib = start["sizes"].get(family, 0) / 1024, end["sizes"].get(family, 0) / 1024
+        extra = f", {kib[0]:,.0f} → {kib[1]:,.0f} KiB"
+        extra += f", {ttl} without TTL" if ttl else ""
         if length is not None:
             extra += f", length {start['lengths'].get(family, 0):,} → {length:,}"
         lines.append(f"    {family:<60} {a:6,d} → {b:6,d}{extra}")
@@ -605,8 +653,9 @@ def main() -> None:
               f"{args.readers} readers (think {args.think} s), {len(tokens)} agent cards "
               f"polling every {args.widget_interval:g} s", flush=True)  # fmt: skip
         # Every board the clients read is read once (and so filled in Redis, to be kept live
-        # from then on) and every card is opened (the page and its first poll, as a browser
-        # does): the soak starts on a floor at work, every agent on every board (the seed).
+        # from then on), every card is opened (the page and its first poll, as a browser
+        # does) and the readers make their first requests: the soak starts on a floor at
+        # work, every agent on every board (the seed).
         for metric in ["points", *KPIS]:
             for period in ("day", "week", "month"):
                 path = f"/api/v1/leaderboards?metric={metric}&period={period}"
@@ -616,8 +665,11 @@ def main() -> None:
             for template in (WIDGET_PAGE, WIDGET_POLL):
                 status, reply, _ = request(widget_conn, "GET", template.format(token=token), {})
                 assert status == 200, (status, reply[:300])
-        rss_points = [("start", rss(stack, redis))]
+        first_reads(stack.port, key, args.readers, args.agents)
+        # Redis is read before every RSS point, so each point's RSS includes what reading
+        # Redis costs it (not the end's alone).
         redis_points = [("start", redis_memory(redis))]
+        rss_points = [("start", rss(stack, redis))]
         queue: Any = multiprocessing.Queue()
         deadline = time.monotonic() + args.minutes * 60
         children = [
@@ -641,7 +693,10 @@ def main() -> None:
         backlog: list[tuple[float, int]] = []
         redis_over_time: list[tuple[float, int, int]] = []
         began = time.monotonic()
-        with CpuMeter() as cpu:
+        pools = (
+            (("the widgets' gunicorn", f"127.0.0.1:{widget_port} "),) if args.widget_workers else ()
+        )
+        with CpuMeter(pools) as cpu:
             for child in children:
                 child.start()
             window: dict[str, list[float]] = defaultdict(list)
@@ -666,8 +721,8 @@ def main() -> None:
                     window_events += report["events"]
                 now = time.monotonic()
                 if len(rss_points) == 1 and now - began >= args.warmup:
-                    rss_points.append((f"after {args.warmup:.0f} s", rss(stack, redis)))
                     redis_points.append((f"after {args.warmup:.0f} s", redis_memory(redis)))
+                    rss_points.append((f"after {args.warmup:.0f} s", rss(stack, redis)))
                 if now - last_print >= PRINT_EVERY:
                     span = now - last_print
                     backlog.append((now - began, pending(stack.port, key)))
@@ -699,8 +754,8 @@ def main() -> None:
             # Rates are over the load's planned duration: what was due within it, answered
             # (the last answers may come a little after the deadline).
             elapsed = args.minutes * 60
-            rss_points.append(("end", rss(stack, redis)))
             redis_points.append(("end", redis_memory(redis)))
+            rss_points.append(("end", rss(stack, redis)))
             drain_started = time.monotonic()
             drained = True
             try:

@@ -64,7 +64,10 @@ class CpuMeter:
     KINDS = (("gunicorn", "gunicorn"), ("Celery", "celery"), ("PostgreSQL", "postgres:"),
              ("Redis", "redis-server"))  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(self, pools: tuple[tuple[str, str], ...] = ()) -> None:
+        """`pools`: (kind, marker) pairs checked before KINDS — a second gunicorn told
+        apart by its `--bind` address, say."""
+        self.kinds = (*pools, *self.KINDS)
         self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self.first: dict[int, float] = {}
         self.last: dict[int, tuple[str, float]] = {}
@@ -78,7 +81,7 @@ class CpuMeter:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except (OSError, IndexError):
                 continue
-            kind = next((k for k, marker in self.KINDS if marker in command), None)
+            kind = next((k for k, marker in self.kinds if marker in command), None)
             if kind is None:
                 continue
             pid, seconds = int(entry.name), (int(fields[11]) + int(fields[12])) / self.tick
@@ -102,7 +105,7 @@ class CpuMeter:
             self._sample(baseline=False)
 
     def seconds(self) -> dict[str, float]:
-        totals = dict.fromkeys((k for k, _ in self.KINDS), 0.0)
+        totals = dict.fromkeys((k for k, _ in self.kinds), 0.0)
         for pid, (kind, seconds) in self.last.items():
             totals[kind] += seconds - self.first[pid]
         return totals
