@@ -216,6 +216,11 @@ def _apply_isolated(
     except Exception as exc:
         if len(group) == 1:
             return [(group[0], exc)]
+        # Logged: a failure that the halves then get past (a transient one) left no trace.
+        log.warning(
+            "Applying %s batches of tenant %s together failed; each half on its own",
+            len(group), tenant.slug, exc_info=exc,
+        )  # fmt: skip
         middle = len(group) // 2
         return _apply_isolated(tenant, group[:middle], now) + _apply_isolated(
             tenant, group[middle:], now

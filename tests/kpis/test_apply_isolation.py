@@ -8,6 +8,7 @@ were bounded) or a damaged outbox row: real rows in PostgreSQL, applied by the r
 from __future__ import annotations
 
 import io
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -109,13 +110,25 @@ def test_a_rebuild_of_every_tenant_survives_an_event_of_year_one(tenant, agent, 
         call_command("rebuild", "--tenant", "acme", "--no-progress")
 
 
-def test_a_batch_that_cannot_be_applied_is_set_aside_and_the_rest_go_on(tenant, agent, api):
+def test_a_batch_that_cannot_be_applied_is_set_aside_and_the_rest_go_on(tenant, agent, api, caplog):
     with time_machine.travel(NOW, tick=False):
         per_contact_rule(tenant)
         events_ingest(tenant=tenant, items=[call(1)])
         bad = damaged_batch(tenant, agent.pk)
         events_ingest(tenant=tenant, items=[call(2), call(3)])
-        assert batches_apply(tenant_id=tenant.pk) == "applied 2 batches, 1 failed"
+        with caplog.at_level(logging.WARNING, logger="kpis.ingest.apply"):
+            assert batches_apply(tenant_id=tenant.pk) == "applied 2 batches, 1 failed"
+        # Each failed attempt is in the log with its error: the group of three, the half of
+        # two holding the bad one, then the bad one alone (set aside).
+        attempts = [(r.levelname, r.getMessage(), r.exc_info is not None) for r in caplog.records]
+        assert attempts == [
+            ("WARNING", f"Applying 3 batches of tenant {tenant.slug} together failed; "
+                        "each half on its own", True),
+            ("WARNING", f"Applying 2 batches of tenant {tenant.slug} together failed; "
+                        "each half on its own", True),
+            ("ERROR", f"Batch {bad.pk} of tenant {tenant.slug} could not be applied (attempt 1); "
+                      "retrying from 2026-11-20 08:01:00+00:00", True),
+        ]  # fmt: skip
         assert points(tenant) == 6  # all three calls, whatever sits between them
 
         status = api.get("/api/v1/ingest/status").json()
