@@ -16,11 +16,15 @@ from django.dispatch import receiver
 from accounts.models import Agent, AgentHistory, Team, Tenant
 from accounts.selectors import team_descendants
 from gamify.coaching.evaluation import coaching_follow
-from gamify.contests.services import running_contests_populate, running_contests_refresh
+from gamify.contests.services import (
+    contest_boards_fill_wanted,
+    running_contests_populate,
+    running_contests_refresh,
+)
 from gamify.game.engine import game_recompute
 from gamify.game.services import game_rebuild
 from gamify.leaderboards import live
-from gamify.leaderboards.service import boards_populate_all, boards_refresh
+from gamify.leaderboards.service import boards_fill_wanted, boards_populate_all, boards_refresh
 from kpis.ingest import changes_announce
 from kpis.periods import local_today
 from kpis.signals import buckets_changed
@@ -55,6 +59,7 @@ def _follow(tenant: Tenant, agent_days: dict[int, set[date]], everything: bool) 
         boards_populate_all(tenant=tenant)
         running_contests_populate(tenant=tenant)
         coaching_follow(tenant=tenant, agent_days=agent_days, everything=True)
+        _fill_wanted(tenant)
         return
     outcome = game_recompute(tenant=tenant, agent_days=agent_days)
     # Points can move today for agents whose older days changed (a weekly rule counts on the
@@ -67,6 +72,18 @@ def _follow(tenant: Tenant, agent_days: dict[int, set[date]], everything: bool) 
     running_contests_refresh(tenant=tenant, agent_ids=set(touched))
     # Goals and alerts judge the days that changed (not today's points-only refresh).
     coaching_follow(tenant=tenant, agent_days=agent_days, everything=False)
+    _fill_wanted(tenant)
+
+
+def _fill_wanted(tenant: Tenant) -> None:
+    """Boards read while not live are filled here, under the apply lock this run holds: their
+    populate tasks can wait behind apply runs for as long as ingestion goes on."""
+    wanted: list[str] = []
+    with live.tolerated(f"boards wanted by tenant {tenant.pk}"):
+        wanted = live.wanted_take(tenant.pk)
+    if wanted:
+        boards_fill_wanted(tenant=tenant, keys=wanted)
+        contest_boards_fill_wanted(tenant=tenant, keys=wanted)
 
 
 @receiver(post_save, sender=Agent, dispatch_uid="gamify.agent_saved")

@@ -7,9 +7,12 @@ Per board (keys share the tenant's hash tag, so Redis Cluster keeps a tenant on 
 * `…:m`  entity id → its current member (to replace it when the value changes);
 * `…:w`  entity id → why it is not qualified;
 * `…:ready` set once the board was populated in full: without it, reads go to SQL and a
-  populate task is queued (a cold start or a flush repairs itself).
-Per tenant, `…:names` holds entity → "external id␟display name" and `…:boards` the board
-keys (for clean-ups). Scores are *set* from recomputed standings, never incremented.
+  populate task is queued (a cold start or a flush repairs itself);
+* `…:populating` while that task is queued: however many read the board meanwhile, one task.
+Per tenant, `…:names` holds entity → "external id␟display name", `…:boards` the board
+keys (for clean-ups) and `…:wanted` the keys of boards read while not live, which the tenant's
+next apply run fills (see `want`). Scores are *set* from recomputed standings, never
+incremented.
 """
 
 from __future__ import annotations
@@ -106,10 +109,47 @@ def write(board: Board, entries: Sequence[Standing], *, full: bool) -> None:
         )
     if full:
         pipe.set(f"{base}:ready", "1")
+        pipe.delete(populating_key(board))  # filled: a later unready may ask at once
     for key in (q, n, m, w, f"{base}:ready"):
         pipe.expire(key, TTL_SECONDS)
     pipe.sadd(_tenant_key(board.tenant.pk, "boards"), base)
     pipe.execute()
+
+
+def populating_key(board: Board) -> str:
+    return f"{board_key(board)}:populating"
+
+
+WANTED_TTL_SECONDS = 86400
+
+
+def want(board: Board) -> bool:
+    """Note a read of a board that is not live: the tenant's next apply run fills it (under
+    sustained ingestion every worker can be busy applying, and a populate task waits behind
+    them until ingestion pauses). True when no populate task is queued for it yet."""
+    client = get_redis()
+    if client is None:
+        return False
+    wanted = _tenant_key(board.tenant.pk, "wanted")
+    pipe = client.pipeline(transaction=False)
+    pipe.sadd(wanted, board.key)
+    pipe.expire(wanted, WANTED_TTL_SECONDS)
+    pipe.set(populating_key(board), "1", nx=True, ex=60)
+    return bool(pipe.execute()[2])
+
+
+def wanted_take(tenant_id: int) -> list[str]:
+    """The keys of the tenant's boards read while not live, taken off the list (one round
+    trip; none when nobody asked)."""
+    client = get_redis()
+    if client is None:
+        return []
+    wanted = _tenant_key(tenant_id, "wanted")
+    pipe = client.pipeline(transaction=True)
+    pipe.smembers(wanted)
+    pipe.delete(wanted)
+    members = pipe.execute()[0]
+    return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
 
 def remove(board: Board, entity_ids: Iterable[int]) -> None:

@@ -152,15 +152,17 @@ def entry_row(entry: Standing, entity: str, *, reason: bool = False) -> dict[str
 
 
 def populate_later(board: Board, enqueue: Callable[[], Any]) -> None:
-    """Have a worker fill a board that is not live yet, once however many read it meanwhile.
+    """Have a worker fill a board that is not live yet: the tenant's next apply run, or the
+    task `enqueue` queues (once however many read the board meanwhile) if that comes first.
 
     The fill runs under the tenant's apply lock: a fill computed here, in the web process,
-    could land after a refresh computed later and leave the board behind the truth.
+    could land after a refresh computed later and leave the board behind the truth. Under
+    sustained ingestion an apply run holds that lock group after group, and every worker can
+    be busy applying, so the task alone waited until ingestion paused; the run fills the board
+    after its next group instead (`boards_fill_wanted`).
     """
-    client = live.get_redis()
-    lock = live.board_key(board) + ":populating"
-    with live.tolerated(f"populating {lock}"):
-        if client is not None and client.set(lock, "1", nx=True, ex=60):
+    with live.tolerated(f"populating {live.board_key(board)}"):
+        if live.want(board):
             enqueue()
 
 
@@ -169,6 +171,11 @@ def _populate_board(board: Board) -> None:
 
 
 # --- writes ---------------------------------------------------------------------------------
+def board_live(*, tenant: Tenant, metric: str, kind: str) -> bool:
+    """Whether a current period's board is live (populated in full)."""
+    return live.is_ready(period_board(tenant, metric, period_of(kind, local_today(tenant), tenant)))
+
+
 def board_populate(*, tenant: Tenant, metric: str, kind: str) -> int:
     """Fill a current period's live board from SQL; returns its number of entries."""
     period = period_of(kind, local_today(tenant), tenant)
@@ -176,6 +183,29 @@ def board_populate(*, tenant: Tenant, metric: str, kind: str) -> int:
     entries = standings(board)
     live.write(board, entries, full=True)
     return len(entries)
+
+
+def boards_fill_wanted(*, tenant: Tenant, keys: Iterable[str]) -> int:
+    """Fill the current period boards among `keys` (live.wanted_take) that are still not
+    live; the caller holds the apply lock. Returns entries written."""
+    catalogue = kpi_catalogue(tenant)
+    metrics = set(live_metrics(catalogue))
+    boards = []
+    for key in keys:
+        metric, _, rest = key.partition(":")
+        kind = rest.partition(":")[0]
+        if metric not in metrics or kind not in LIVE_KINDS:
+            continue  # a contest's, a KPI since deleted, or not a current period's kind
+        board = period_board(tenant, metric, period_of(kind, local_today(tenant), tenant))
+        if board.key == key:  # the period has not turned since the read
+            boards.append(board)
+    written = 0
+    for board, ready in zip(boards, live.ready(boards), strict=True):
+        if not ready:
+            entries = standings(board)
+            live.write(board, entries, full=True)
+            written += len(entries)
+    return written
 
 
 def boards_populate_all(*, tenant: Tenant, only_live: bool = True) -> int:

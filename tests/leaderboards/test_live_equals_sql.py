@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 
 from accounts.models import Agent
 from accounts.services import agent_deactivate, agent_upsert, team_upsert, tenant_create
+from gamify.contests.selectors import standings_of
 from gamify.contests.services import contest_board, contest_board_populate, contest_create
+from gamify.contests.tasks import populate_contest
 from gamify.game import services as game
 from gamify.game.models import PointRule
 from gamify.leaderboards import live
@@ -30,6 +32,7 @@ from gamify.leaderboards.service import (
     leaderboard,
     period_board,
 )
+from gamify.leaderboards.tasks import populate_board
 from kpis.ingest import batches_apply, event_void, events_ingest
 from kpis.models import IngestBatch
 from kpis.periods import Period
@@ -266,6 +269,51 @@ def test_a_flushed_board_is_answered_from_sql_and_repopulated(db):
         assert again.pop("source") == "live"
         assert again == first
         assert first["entries"]
+
+
+def test_a_board_read_while_its_fill_task_waits_is_filled_by_the_next_apply_run(db):
+    """Under sustained ingestion every worker can be busy applying, and a board's populate
+    task then waits until ingestion pauses: the read also notes the board, and the tenant's
+    next apply run fills it (and its task, when it runs at last, finds nothing to do)."""
+    with time_machine.travel(NOW, tick=False):
+        tenant = make_tenant()
+        events_ingest(tenant=tenant, items=random_events(random.Random(5), 40, "e"))
+        batches_apply(tenant_id=tenant.pk)
+        month = current_periods(tenant)[2]
+        fcr, points = (period_board(tenant, m, month) for m in ("fcr", "points"))
+        contest = contest_of_today(tenant)
+        client = live.get_redis()
+        assert client is not None
+        # Their populate tasks are queued (by reads a moment ago) and no worker is free.
+        for board in (fcr, contest_board(contest)):
+            client.set(live.populating_key(board), "1", ex=60)
+        assert leaderboard(tenant=tenant, metric="fcr", period=month)["source"] == "sql"
+        standings_of(contest, limit=10)  # answered from SQL
+        assert not live.is_ready(fcr)
+        assert not live.is_ready(contest_board(contest))
+
+        today = random_events(random.Random(6), 10, "today-")
+        for event in today:
+            event["occurred_at"] = (NOW - timedelta(minutes=5)).isoformat()
+        events_ingest(tenant=tenant, items=today)
+        batches_apply(tenant_id=tenant.pk)
+        assert live.is_ready(fcr)
+        assert live.is_ready(contest_board(contest))
+        assert not live.is_ready(points)  # nobody read it: still costs nothing
+        assert not client.exists(live.populating_key(fcr))  # an unready later asks at once
+        assert live.wanted_take(tenant.pk) == []
+        contest_reply = live.read(contest_board(contest), limit=10, better=True)
+        assert contest_reply is not None
+        assert contest_reply.standings()[0]  # today's events put the team on it
+        compare_contest(contest)
+        reply = live.read(fcr, limit=1000, better=True)
+        assert reply is not None
+        expected, _ = rank(standings(fcr))
+        assert [(e.rank, e.entity_id, e.value) for e in reply.standings()[0]] == [
+            (e.rank, e.entity_id, e.value) for e in expected
+        ]
+        assert populate_board(tenant.pk, "fcr", "month") == "already live"
+        assert populate_contest(contest.pk) == "already live"
 
 
 def test_only_boards_somebody_read_are_kept_live(db):

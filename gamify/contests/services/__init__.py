@@ -14,6 +14,7 @@ from gamify.contests.services.lifecycle import (
 from gamify.contests.services.standings import (
     contest_board,
     contest_board_populate,
+    contest_boards_fill_wanted,
     contest_standings,
     participant_ids,
     prize_for,
@@ -29,6 +30,7 @@ __all__ = [
     "ContestClosed",
     "contest_board",
     "contest_board_populate",
+    "contest_boards_fill_wanted",
     "contest_cancel",
     "contest_create",
     "contest_finalize",

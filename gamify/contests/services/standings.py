@@ -4,6 +4,7 @@ running agent contests keep."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -142,6 +143,22 @@ def running_contests_populate(*, tenant: Tenant) -> int:
             live.write(board, entries, full=True)
             written += len(entries)
     return written
+
+
+def contest_boards_fill_wanted(*, tenant: Tenant, keys: Iterable[str]) -> int:
+    """Fill the running agent contests' boards among `keys` (live.wanted_take) that are still
+    not live; the caller holds the apply lock. Returns entries written."""
+    ids = [int(k[8:]) for k in keys if k.startswith("contest:") and k[8:].isdigit()]
+    if not ids:
+        return 0
+    contests = Contest.objects.for_tenant(tenant).filter(
+        pk__in=ids, status__in=[Contest.Status.RUNNING, Contest.Status.FINALIZING], entity="agent"
+    )
+    return sum(
+        contest_board_populate(contest=contest)
+        for contest in contests
+        if not live.is_ready(contest_board(contest))
+    )
 
 
 def contest_board_populate(*, contest: Contest) -> int:
