@@ -5,6 +5,9 @@
   activity, so that an event is stamped either before the change commits or after it, never
   with a view of the agent's history that the change is about to make wrong.
 * `APPLY_LOCK`: downstream application runs once at a time per tenant.
+* `APPLY_RUN_LOCK`: held by an apply run from its first group to its last (a session-level
+  lock, across the groups' transactions), so that a second run of the tenant's sees one in
+  progress and returns instead of holding its worker while it waits for the groups' lock.
 
 A request must not wait on a lock past the web server's timeout (a long rebuild or apply
 holds these for seconds): request paths pass `wait_seconds`, and a lock not had by then is a
@@ -14,12 +17,17 @@ as it takes.
 
 from __future__ import annotations
 
-from django.db import OperationalError, connection
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import DatabaseError, OperationalError, connection
 
 from core.errors import BusyError
 
 INGEST_LOCK = 7301
 APPLY_LOCK = 7302
+APPLY_RUN_LOCK = 7303
 # How long a request waits for a tenant's lock: well inside gunicorn's 30 s timeout.
 REQUEST_LOCK_WAIT_SECONDS = 10
 
@@ -51,3 +59,34 @@ def advisory_lock(
                 ) from exc
             raise
         cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def session_lock_tried(lock_class: int, tenant_id: int) -> Iterator[bool]:
+    """Hold a session-level advisory lock for the block if no other session holds it, without
+    waiting: yields whether it was had (always, off PostgreSQL). Released at the end whatever
+    the block did; a session that dies (a worker killed, PostgreSQL restarted) releases it."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [lock_class, tenant_id])
+        (had,) = cursor.fetchone()
+    if not had:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [lock_class, tenant_id])
+        except DatabaseError:
+            # Not released on this session (its transaction is aborted, or it broke): end the
+            # session, which releases it; kept, it would turn every later run away.
+            log.warning("Lock %s of tenant %s: session closed to release it", lock_class,
+                        tenant_id, exc_info=True)  # fmt: skip
+            connection.close()

@@ -20,8 +20,10 @@ from typing import Any
 from django.db import connection, transaction
 
 from core.locks import APPLY_LOCK as APPLY_LOCK  # kpis and gamify lock through here
+from core.locks import APPLY_RUN_LOCK as APPLY_RUN_LOCK
 from core.locks import INGEST_LOCK as INGEST_LOCK
 from core.locks import advisory_lock as advisory_lock
+from core.locks import session_lock_tried as session_lock_tried
 from kpis.formulas import COUNTERS
 
 AGENT_HOUR = "kpis_agenthour"

@@ -128,8 +128,11 @@ def changes_announce(
 def batches_apply(*, tenant_id: int, budget_seconds: float | None = None) -> str:
     """Announce what pending batches touched, then mark them applied. Idempotent.
 
-    One run per tenant at a time (advisory lock); a run takes every pending batch, so under
-    load many batches are applied by one run and the tasks queued behind it find nothing.
+    One run per tenant at a time; a run takes every pending batch, so under load many batches
+    are applied by one run. A run that finds another in progress returns at once instead of
+    holding its worker while it waits its turn (the worker has populate tasks, webhooks and
+    other tenants to serve): the run in progress applies its batches, and once it lets go it
+    looks again, for batches committed while it was finishing.
     A batch that cannot be applied is found by halving the group that failed, set aside with
     its error and retried later: it never holds back the batches behind it.
 
@@ -144,6 +147,42 @@ def batches_apply(*, tenant_id: int, budget_seconds: float | None = None) -> str
     applied = failed = 0
     cut_at = None if budget_seconds is None else time.monotonic() + budget_seconds
     more = False
+    ran = False
+    while True:
+        with buckets.session_lock_tried(buckets.APPLY_RUN_LOCK, tenant_id) as mine:
+            if not mine:
+                break
+            ran = True
+            run = _groups_apply(tenant_id, cut_at)
+            if run is None:
+                return "gone"
+            applied, failed, more = applied + run[0], failed + run[1], run[2]
+        if more or not _due(tenant_id):
+            break
+    if not ran:
+        return "another run is applying"
+    outcome = f"applied {applied} batches" if applied else "nothing pending"
+    if failed:
+        outcome = f"{outcome}, {failed} failed"
+    if more:
+        enqueue_apply(tenant_id)
+        outcome = f"{outcome}, more pending: run queued"
+    return outcome
+
+
+def _due(tenant_id: int) -> bool:
+    return (
+        IngestBatch.objects.for_tenant(tenant_id)
+        .filter(applied_at__isnull=True)
+        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now()))
+        .exists()
+    )
+
+
+def _groups_apply(tenant_id: int, cut_at: float | None) -> tuple[int, int, bool] | None:
+    """Apply due batches group by group until none is left or `cut_at` has passed: (applied,
+    failed, whether the budget ran out first), or None when the tenant is gone."""
+    applied = failed = 0
     while True:
         with transaction.atomic():
             buckets.advisory_lock(buckets.APPLY_LOCK, tenant_id)
@@ -157,10 +196,10 @@ def batches_apply(*, tenant_id: int, budget_seconds: float | None = None) -> str
                 .values_list("id", "touched", "everything", "attempts")[:APPLY_CHUNK]
             ]
             if not batches:
-                break
+                return applied, failed, False
             tenant = Tenant.objects.filter(pk=tenant_id).first()
             if tenant is None:
-                return "gone"
+                return None
             group = next(groups(batches))
             failures = _apply_isolated(tenant, group, now)
             applied += len(group) - len(failures)
@@ -168,15 +207,7 @@ def batches_apply(*, tenant_id: int, budget_seconds: float | None = None) -> str
             for batch, exc in failures:
                 _set_aside(tenant, batch, exc, now)
         if cut_at is not None and time.monotonic() >= cut_at:
-            more = True
-            break
-    outcome = f"applied {applied} batches" if applied else "nothing pending"
-    if failed:
-        outcome = f"{outcome}, {failed} failed"
-    if more:
-        enqueue_apply(tenant_id)
-        outcome = f"{outcome}, more pending: run queued"
-    return outcome
+            return applied, failed, True
 
 
 def groups(batches: list[PendingBatch]) -> Iterator[list[PendingBatch]]:

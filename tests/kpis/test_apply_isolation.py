@@ -12,14 +12,16 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from accounts.services import tenant_create
 from gamify.game import services as game
 from gamify.game.models import AgentDayPoints
-from kpis import schemas
+from kpis import buckets, schemas
 from kpis.ingest import batches_apply, event_void, events_ingest
 from kpis.models import IngestBatch, RawEvent
 from kpis.tasks import sweep_pending
@@ -213,3 +215,34 @@ def test_a_rebuild_of_all_tenants_goes_on_past_one_that_fails(tenant, agent, out
         assert "acme: rebuild failed" in err.getvalue()
         assert IngestBatch.objects.filter(tenant=outsider, source="recompute").exists()
         assert not IngestBatch.objects.filter(tenant=tenant, source="recompute").exists()
+
+
+def test_a_run_that_finds_another_in_progress_returns_and_leaves_it_the_batches(tenant, agent):
+    """A second apply task of the tenant's does not hold its worker waiting for the first:
+    the run in progress (here, another session's) applies what is pending."""
+    with time_machine.travel(NOW, tick=False):
+        per_contact_rule(tenant)
+        events_ingest(tenant=tenant, items=[call(1)])
+        db = connection.settings_dict
+        elsewhere = psycopg.connect(
+            dbname=db["NAME"], host=db["HOST"], port=db["PORT"], user=db["USER"], autocommit=True
+        )
+        try:
+            elsewhere.execute(
+                "SELECT pg_advisory_lock(%s, %s)", [buckets.APPLY_RUN_LOCK, tenant.pk]
+            )
+            assert batches_apply(tenant_id=tenant.pk) == "another run is applying"
+            assert IngestBatch.objects.filter(tenant=tenant, applied_at__isnull=True).count() == 1
+            assert points(tenant) == 0
+            # That run ends. (Closing its connection would release the lock too, but only
+            # once the server has noticed, which may be after the next line.)
+            elsewhere.execute(
+                "SELECT pg_advisory_unlock(%s, %s)", [buckets.APPLY_RUN_LOCK, tenant.pk]
+            )
+        finally:
+            elsewhere.close()
+        assert batches_apply(tenant_id=tenant.pk) == "applied 1 batches"
+        assert points(tenant) == 2
+        # This run let its lock go: the next one is not turned away.
+        events_ingest(tenant=tenant, items=[call(2)])
+        assert batches_apply(tenant_id=tenant.pk) == "applied 1 batches"
