@@ -9,8 +9,7 @@ from django.db import transaction
 from accounts.models import Tenant
 from core import tenancy
 from gamify.contests.models import Contest
-from gamify.contests.services import contest_board, contest_board_populate, contests_advance
-from gamify.leaderboards import live
+from gamify.contests.services import contest_board_populate, contests_advance
 from kpis import buckets
 
 
@@ -32,6 +31,6 @@ def populate_contest(contest_id: int) -> str:
     with tenancy.tenant_scope(contest.tenant_id), transaction.atomic():
         buckets.advisory_lock(buckets.APPLY_LOCK, contest.tenant_id)
         contest.refresh_from_db()  # its status may have moved while the task waited
-        if live.is_ready(contest_board(contest)):
-            return "already live"  # an apply run filled it while this task waited
-        return f"{contest_board_populate(contest=contest)} entries"
+        filled = contest_board_populate(contest=contest, unless_live=True)
+        # None: an apply run filled it while this task waited.
+        return "already live" if filled is None else f"{filled} entries"

@@ -171,40 +171,39 @@ def _populate_board(board: Board) -> None:
 
 
 # --- writes ---------------------------------------------------------------------------------
-def board_live(*, tenant: Tenant, metric: str, kind: str) -> bool:
-    """Whether a current period's board is live (populated in full)."""
-    return live.is_ready(period_board(tenant, metric, period_of(kind, local_today(tenant), tenant)))
+def current_board(tenant: Tenant, metric: str, kind: str) -> Board:
+    """The board of the current day, week or month (`kind`), in the tenant's zone."""
+    return period_board(tenant, metric, period_of(kind, local_today(tenant), tenant))
 
 
-def board_populate(*, tenant: Tenant, metric: str, kind: str) -> int:
-    """Fill a current period's live board from SQL; returns its number of entries."""
-    period = period_of(kind, local_today(tenant), tenant)
-    board = period_board(tenant, metric, period)
+def board_fill(board: Board, *, unless_live: bool = False) -> int | None:
+    """Fill a live board from SQL; the caller holds the apply lock. Returns its number of
+    entries, or None when `unless_live` and it is live already."""
+    if unless_live and live.is_ready(board):
+        return None
     entries = standings(board)
     live.write(board, entries, full=True)
     return len(entries)
 
 
+def board_populate(*, tenant: Tenant, metric: str, kind: str) -> int:
+    """Fill a current period's live board from SQL; returns its number of entries."""
+    return board_fill(current_board(tenant, metric, kind)) or 0
+
+
 def boards_fill_wanted(*, tenant: Tenant, keys: Iterable[str]) -> int:
     """Fill the current period boards among `keys` (live.wanted_take) that are still not
     live; the caller holds the apply lock. Returns entries written."""
-    catalogue = kpi_catalogue(tenant)
-    metrics = set(live_metrics(catalogue))
-    boards = []
+    metrics = set(live_metrics(kpi_catalogue(tenant)))
+    written = 0
     for key in keys:
         metric, _, rest = key.partition(":")
         kind = rest.partition(":")[0]
         if metric not in metrics or kind not in LIVE_KINDS:
             continue  # a contest's, a KPI since deleted, or not a current period's kind
-        board = period_board(tenant, metric, period_of(kind, local_today(tenant), tenant))
+        board = current_board(tenant, metric, kind)
         if board.key == key:  # the period has not turned since the read
-            boards.append(board)
-    written = 0
-    for board, ready in zip(boards, live.ready(boards), strict=True):
-        if not ready:
-            entries = standings(board)
-            live.write(board, entries, full=True)
-            written += len(entries)
+            written += board_fill(board, unless_live=True) or 0
     return written
 
 

@@ -18,6 +18,6 @@ def populate_board(tenant_id: int, metric: str, kind: str) -> str:
     # Under the apply lock, so that no refresh computed earlier lands after this fill.
     with transaction.atomic():
         buckets.advisory_lock(buckets.APPLY_LOCK, tenant.pk)
-        if service.board_live(tenant=tenant, metric=metric, kind=kind):
-            return "already live"  # an apply run filled it while this task waited
-        return f"{service.board_populate(tenant=tenant, metric=metric, kind=kind)} entries"
+        filled = service.board_fill(service.current_board(tenant, metric, kind), unless_live=True)
+        # None: an apply run filled it while this task waited.
+        return "already live" if filled is None else f"{filled} entries"

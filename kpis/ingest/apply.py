@@ -19,7 +19,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Min, Q, Sum
+from django.db.models import Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Tenant
@@ -157,7 +157,7 @@ def batches_apply(*, tenant_id: int, budget_seconds: float | None = None) -> str
             if run is None:
                 return "gone"
             applied, failed, more = applied + run[0], failed + run[1], run[2]
-        if more or not _due(tenant_id):
+        if more or not _due(tenant_id, timezone.now()).exists():
             break
     if not ran:
         return "another run is applying"
@@ -170,12 +170,12 @@ def batches_apply(*, tenant_id: int, budget_seconds: float | None = None) -> str
     return outcome
 
 
-def _due(tenant_id: int) -> bool:
+def _due(tenant_id: int, now: datetime) -> QuerySet[IngestBatch]:
+    """The tenant's batches to apply now: not applied, and not set aside until later."""
     return (
         IngestBatch.objects.for_tenant(tenant_id)
         .filter(applied_at__isnull=True)
-        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now()))
-        .exists()
+        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
     )
 
 
@@ -189,9 +189,7 @@ def _groups_apply(tenant_id: int, cut_at: float | None) -> tuple[int, int, bool]
             now = timezone.now()
             batches = [
                 PendingBatch(*row)
-                for row in IngestBatch.objects.for_tenant(tenant_id)
-                .filter(applied_at__isnull=True)
-                .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+                for row in _due(tenant_id, now)
                 .order_by("id")
                 .values_list("id", "touched", "everything", "attempts")[:APPLY_CHUNK]
             ]

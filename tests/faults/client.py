@@ -65,6 +65,11 @@ def interaction(event_id: str, agent: str, occurred_at: str, **fields: Any) -> d
             **fields}  # fmt: skip
 
 
+# One point per contact handled: the rule most fault tests count by hand.
+PER_CONTACT_RULE = {"name": "1 per contact", "kpi": "contacts_handled", "kind": "per_unit",
+                    "points": 1, "period": "day"}  # fmt: skip
+
+
 def board_rows(body: dict[str, Any]) -> list[tuple[Any, ...]]:
     """What a board shows: each entry's rank, agent, value and volume."""
     return [(e["rank"], e["agent"], e["value"], e["volume"]) for e in body["entries"]]

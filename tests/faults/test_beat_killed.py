@@ -20,7 +20,7 @@ from gamify.activity.models import Activity
 from gamify.contests.models import Contest, ContestResult
 from gamify.game.models import GameSettings, PeriodClose
 from gamify.wallet.models import ConversionRule, LedgerEntry
-from tests.faults.client import interaction, wait_for
+from tests.faults.client import PER_CONTACT_RULE, interaction, wait_for
 from tests.faults.conftest import tenant_api
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -42,17 +42,7 @@ def test_beat_killed_and_restarted_finalizes_each_period_and_contest_once(
     tenant = Tenant.objects.get(slug=api.slug)
     stack.start_web()
     stack.start_worker()
-    api.ok(
-        "post",
-        "/point-rules",
-        {
-            "name": "1 per contact",
-            "kpi": "contacts_handled",
-            "kind": "per_unit",
-            "points": 1,
-            "period": "day",
-        },
-    )
+    api.ok("post", "/point-rules", PER_CONTACT_RULE)
     GameSettings.objects.update_or_create(tenant=tenant, defaults={"grace_minutes": 0})
     ConversionRule.objects.create(tenant=tenant, points_per_coin=2)
     today = datetime.now(UTC).date()

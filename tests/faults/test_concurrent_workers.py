@@ -16,7 +16,7 @@ import pytest
 from accounts.models import Tenant
 from bench.stack import Stack
 from kpis.models import RawEvent
-from tests.faults.client import Api, board_rows, interaction, wait_for
+from tests.faults.client import PER_CONTACT_RULE, Api, board_rows, interaction, wait_for
 from tests.faults.conftest import tenant_api
 from tests.faults.state import bucket_rows, game_rows, ledger_rows, rebuild, sql_board
 
@@ -48,45 +48,31 @@ def batch_events(client: int, batch: int, now: datetime) -> list[dict[str, Any]]
     return events
 
 
-def test_two_workers_and_overlapping_batches_lose_no_update(make_stack: Any,
-                                                            redis_server: Any) -> None:  # fmt: skip
+def floor(make_stack: Any, redis_server: Any, *, name: str) -> Api:
+    """A tenant's floor on 3 web processes and 2 workers: a team of AGENTS agents, a point per
+    contact and a repeatable badge at 40 contacts a day."""
     stack: Stack = make_stack(redis_server, web_workers=3)
-    api = tenant_api(stack, name="Overlap")
-    tenant = Tenant.objects.get(slug=api.slug)
+    api = tenant_api(stack, name=name)
     stack.start_web()
     stack.start_worker()
     stack.start_worker()
     api.ok("put", "/teams/floor", {"name": "Floor", "parent": None})
     for a in range(AGENTS):
         api.ok("put", f"/agents/a{a}", {"display_name": f"Agent {a}", "team": "floor"})
-    api.ok(
-        "post",
-        "/point-rules",
-        {
-            "name": "1 per contact",
-            "kpi": "contacts_handled",
-            "kind": "per_unit",
-            "points": 1,
-            "period": "day",
-        },
-    )
-    api.ok(
-        "post",
-        "/point-rules",
-        {
-            "name": "FCR day",
-            "kpi": "fcr",
-            "kind": "target",
-            "points": 25,
-            "period": "day",
-            "op": ">=",
-            "threshold": 60,
-            "min_volume": 20,
-        },
-    )
+    api.ok("post", "/point-rules", PER_CONTACT_RULE)
     api.ok("post", "/badges", {"code": "busy", "name": "Busy", "coins": 5, "repeatable": True,
                                "criteria": {"kind": "count", "kpi": "contacts_handled",
                                             "count": 40, "period": "day"}})  # fmt: skip
+    return api
+
+
+def test_two_workers_and_overlapping_batches_lose_no_update(make_stack: Any,
+                                                            redis_server: Any) -> None:  # fmt: skip
+    api = floor(make_stack, redis_server, name="Overlap")
+    tenant = Tenant.objects.get(slug=api.slug)
+    api.ok("post", "/point-rules", {"name": "FCR day", "kpi": "fcr", "kind": "target",
+                                    "points": 25, "period": "day", "op": ">=",
+                                    "threshold": 60, "min_volume": 20})  # fmt: skip
     assert api.board("points").status_code == 200  # read cold before the traffic
     now = datetime.now(UTC).replace(microsecond=0)
 
@@ -168,28 +154,7 @@ def test_boards_read_cold_under_sustained_ingestion_are_live_while_it_goes_on(
     the first time is answered from SQL, and live within seconds — not once ingestion stops
     (its populate task waited behind the apply runs: a board stayed on SQL for 17-19 s of
     a 20 s load before the runs filled wanted boards and stopped holding workers idle)."""
-    stack: Stack = make_stack(redis_server, web_workers=3)
-    api = tenant_api(stack, name="Sustained")
-    stack.start_web()
-    stack.start_worker()
-    stack.start_worker()
-    api.ok("put", "/teams/floor", {"name": "Floor", "parent": None})
-    for a in range(AGENTS):
-        api.ok("put", f"/agents/a{a}", {"display_name": f"Agent {a}", "team": "floor"})
-    api.ok(
-        "post",
-        "/point-rules",
-        {
-            "name": "1 per contact",
-            "kpi": "contacts_handled",
-            "kind": "per_unit",
-            "points": 1,
-            "period": "day",
-        },
-    )
-    api.ok("post", "/badges", {"code": "busy", "name": "Busy", "coins": 5, "repeatable": True,
-                               "criteria": {"kind": "count", "kpi": "contacts_handled",
-                                            "count": 40, "period": "day"}})  # fmt: skip
+    api = floor(make_stack, redis_server, name="Sustained")
     now = datetime.now(UTC).replace(microsecond=0)
     stop = threading.Event()
     sent: Counter[str] = Counter()

@@ -20,7 +20,7 @@ import pytest
 
 from accounts.models import Tenant
 from bench.stack import Stack
-from tests.faults.client import Api, board_rows, interaction, wait_for
+from tests.faults.client import PER_CONTACT_RULE, Api, board_rows, interaction, wait_for
 from tests.faults.conftest import tenant_api
 from tests.faults.state import (
     apply_lock_holder,
@@ -94,17 +94,7 @@ def test_worker_killed_mid_batch_applies_every_event_exactly_once(
     api = tenant_api(stack, name="Killed")
     tenant = Tenant.objects.get(slug=api.slug)
     stack.start_web()
-    api.ok(
-        "post",
-        "/point-rules",
-        {
-            "name": "1 per contact",
-            "kpi": "contacts_handled",
-            "kind": "per_unit",
-            "points": 1,
-            "period": "day",
-        },
-    )
+    api.ok("post", "/point-rules", PER_CONTACT_RULE)
     api.ok(
         "post",
         "/badges",

@@ -13,6 +13,7 @@ from accounts.selectors import team_descendants
 from gamify.contests.models import Contest
 from gamify.leaderboards import live
 from gamify.leaderboards.boards import Board, Guardrail, Standing, rank, standings
+from gamify.leaderboards.service import board_fill
 
 
 def participant_ids(
@@ -155,20 +156,16 @@ def contest_boards_fill_wanted(*, tenant: Tenant, keys: Iterable[str]) -> int:
         pk__in=ids, status__in=[Contest.Status.RUNNING, Contest.Status.FINALIZING], entity="agent"
     )
     return sum(
-        contest_board_populate(contest=contest)
-        for contest in contests
-        if not live.is_ready(contest_board(contest))
+        contest_board_populate(contest=contest, unless_live=True) or 0 for contest in contests
     )
 
 
-def contest_board_populate(*, contest: Contest) -> int:
-    """Fill a running agent contest's live standings from SQL; returns entries written.
-    The caller holds the apply lock, so no refresh computed earlier lands after this fill."""
+def contest_board_populate(*, contest: Contest, unless_live: bool = False) -> int | None:
+    """Fill a running agent contest's live standings from SQL; returns entries written, or
+    None when `unless_live` and they are live already. The caller holds the apply lock, so no
+    refresh computed earlier lands after this fill."""
     if contest.status not in (Contest.Status.RUNNING, Contest.Status.FINALIZING):
         return 0
     if contest.entity != "agent":
         return 0
-    board = contest_board(contest)
-    entries = standings(board)
-    live.write(board, entries, full=True)
-    return len(entries)
+    return board_fill(contest_board(contest), unless_live=unless_live)
